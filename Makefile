@@ -1,0 +1,40 @@
+# Two commands for a user: `make run` starts everything, `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+BOT_PY := .venv/bin/python
+CRM_PY := crm_backend/.venv/bin/python
+RASA := .venv/bin/rasa
+MODEL := models/current.tar.gz
+BOT_SOURCES := config.yml domain.yml $(shell find data nlu_components -type f \( -name '*.yml' -o -name '*.py' -o -name '*.csv' \) 2>/dev/null)
+ENV_STAMPS := .venv/.synced crm_backend/.venv/.synced
+TEST_REPORTS := var/test-reports
+# Rasa must not phone home (telemetry, error reports): nothing leaves the machine.
+export RASA_TELEMETRY_ENABLED := false
+
+.PHONY: run test envs train test-bot test-crm bench-crm clean-state
+
+envs: $(ENV_STAMPS)
+
+$(ENV_STAMPS) &: pyproject.toml uv.lock crm_backend/pyproject.toml crm_backend/uv.lock ops/bootstrap.sh
+	ops/bootstrap.sh
+	touch $(ENV_STAMPS)
+
+train: $(MODEL)
+
+$(MODEL): $(BOT_SOURCES) | $(ENV_STAMPS)
+	@echo "training the assistant (sources changed or no model yet) ..."
+	$(RASA) train --fixed-model-name current --out models
+	@touch $(MODEL)
+
+run: $(ENV_STAMPS) $(MODEL)
+	$(CRM_PY) -m app.cli init
+	$(CRM_PY) ops/supervisor.py
+
+test: $(ENV_STAMPS) $(MODEL)
+	@rm -rf $(TEST_REPORTS) && mkdir -p $(TEST_REPORTS)
+	status=0; \
+	$(BOT_PY) -m pytest tests/bot -q -p no:cacheprovider --junitxml=$(TEST_REPORTS)/bot.xml || status=$$?; \
+	(cd crm_backend && .venv/bin/python -m pytest ../tests/crm -q -p no:cacheprovider --junitxml=../$(TEST_REPORTS)/crm.xml) || status=$$?; \
+	$(CRM_PY) ops/test_summary.py $(TEST_REPORTS)/*.xml; \
+	exit $$status

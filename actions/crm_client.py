@@ -1,0 +1,82 @@
+"""The only place that talks to the CRM: its HTTP API, with timeouts and typed failures."""
+
+from typing import Any
+
+import httpx
+
+from actions.config import ActionSettings, get_action_settings
+
+API = "/api/v1"
+
+
+class CrmUnavailable(Exception):
+    """The CRM did not answer in time, could not be reached, or failed on its side."""
+
+
+class CrmRefused(Exception):
+    """The CRM answered with a client error: ``code`` says which (see the CRM's OpenAPI schema)."""
+
+    def __init__(self, status: int, code: str, details: dict[str, Any]) -> None:
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.details = details
+
+
+class CrmClient:
+    def __init__(self, settings: ActionSettings | None = None) -> None:
+        self.settings = settings or get_action_settings()
+
+    async def _call(self, method: str, path: str, *, token: str | None = None, json: dict[str, Any] | None = None) -> Any:
+        headers = {"Authorization": f"Bearer {self.settings.crm_api_key}"}
+        if token:
+            headers["X-Customer-Token"] = token
+        try:
+            async with httpx.AsyncClient(base_url=self.settings.crm_url, timeout=self.settings.crm_timeout_seconds) as client:
+                response = await client.request(method, API + path, headers=headers, json=json)
+        except httpx.HTTPError as error:
+            raise CrmUnavailable(type(error).__name__) from error
+        if response.status_code >= 500:
+            raise CrmUnavailable(f"status {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError as error:
+            raise CrmUnavailable("the answer was not JSON") from error
+        if response.status_code >= 400:
+            error_body = body.get("error", {}) if isinstance(body, dict) else {}
+            raise CrmRefused(response.status_code, error_body.get("code", "error"), error_body)
+        return body
+
+    async def verify(self, *, conversation_id: str, identifier: str, postcode: str | None = None, code: str | None = None) -> dict[str, Any]:
+        factor = {"postcode": postcode} if postcode is not None else {"code": code}
+        return await self._call(
+            "POST", "/identity/verify", json={"conversation_id": conversation_id, "identifier": identifier, **factor}
+        )
+
+    async def send_one_time_code(self, *, conversation_id: str, identifier: str) -> None:
+        await self._call("POST", "/identity/one-time-code", json={"conversation_id": conversation_id, "identifier": identifier})
+
+    async def account_summary(self, *, customer_id: int, token: str) -> dict[str, Any]:
+        return await self._call("GET", f"/customers/{customer_id}/summary", token=token)
+
+    async def orders(self, *, customer_id: int, token: str, limit: int = 5) -> dict[str, Any]:
+        return await self._call("GET", f"/customers/{customer_id}/orders?limit={limit}", token=token)
+
+    async def order(self, *, customer_id: int, token: str, order_number: str) -> dict[str, Any]:
+        return await self._call("GET", f"/customers/{customer_id}/orders/{order_number}", token=token)
+
+    async def cancel_order(self, *, customer_id: int, token: str, order_number: str) -> dict[str, Any]:
+        return await self._call("POST", f"/customers/{customer_id}/orders/{order_number}/cancel", token=token, json={})
+
+    async def return_eligibility(self, *, customer_id: int, token: str, order_number: str) -> dict[str, Any]:
+        return await self._call("GET", f"/customers/{customer_id}/orders/{order_number}/return-eligibility", token=token)
+
+    async def request_return(self, *, customer_id: int, token: str, order_number: str) -> dict[str, Any]:
+        return await self._call("POST", f"/customers/{customer_id}/orders/{order_number}/return", token=token, json={})
+
+    async def refunds(self, *, customer_id: int, token: str) -> list[dict[str, Any]]:
+        return await self._call("GET", f"/customers/{customer_id}/refunds?limit=5", token=token)
+
+    async def create_handoff(self, *, conversation_id: str, reason: str, transcript: list[dict[str, str]], token: str | None) -> dict[str, Any]:
+        body = {"conversation_id": conversation_id, "reason": reason, "transcript": transcript}
+        return await self._call("POST", "/handoffs", token=token, json=body)

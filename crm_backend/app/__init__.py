@@ -1,0 +1,1 @@
+"""CRM backend of the shop customer-service assistant."""

@@ -1,0 +1,1 @@
+"""HTTP layer: dependencies, error handling and one router per resource."""

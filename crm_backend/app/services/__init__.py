@@ -1,0 +1,1 @@
+"""Business logic that spans several tables: identity verification, support tickets, models."""

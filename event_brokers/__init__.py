@@ -1,0 +1,1 @@
+"""Rasa event brokers: they see every tracker event the Rasa server stores."""

@@ -1,0 +1,101 @@
+"""Logs every customer message, with its intent and sentiment, to the CRM's interactions.
+
+Configured in ``endpoints.yml`` as ``event_broker: {type: event_brokers.crm_interactions.CrmInteractionLog}``.
+A message is attributed to a customer only once the conversation holds that customer's verification
+token (the ``crm_token`` slot), so nothing is tied to an account before identity is verified.
+Sending never blocks a reply: each message is posted in a background task, and a CRM that is down
+only costs the log entry (counted and reported without message contents).
+"""
+
+import asyncio
+import logging
+import os
+from collections import OrderedDict
+from typing import Any
+
+import httpx
+from rasa.core.brokers.broker import EventBroker
+from rasa.utils.endpoints import EndpointConfig
+
+logger = logging.getLogger(__name__)
+
+MAX_TEXT = 5000
+MAX_CONVERSATIONS = 10_000
+TOKEN_SLOT = "crm_token"
+
+
+class CrmInteractionLog(EventBroker):
+    def __init__(self, crm_url: str, api_key: str, timeout_seconds: float = 3.0) -> None:
+        self.crm_url = crm_url.rstrip("/")
+        self.api_key = api_key
+        self.timeout_seconds = timeout_seconds
+        self.tokens: OrderedDict[str, str] = OrderedDict()
+        self.pending: set[asyncio.Task[None]] = set()
+        self.failures = 0
+
+    @classmethod
+    async def from_endpoint_config(cls, broker_config: EndpointConfig, event_loop: Any = None) -> "CrmInteractionLog":
+        return cls(
+            crm_url=os.environ.get("CRM_URL", "http://127.0.0.1:8000"),
+            api_key=os.environ["CRM_ACTIONS_API_KEY"],
+            timeout_seconds=float(broker_config.kwargs.get("timeout_seconds", 3.0)),
+        )
+
+    def publish(self, event: dict[str, Any]) -> None:
+        sender_id = event.get("sender_id", "")
+        kind = event.get("event")
+        if kind == "slot" and event.get("name") == TOKEN_SLOT:
+            self._remember_token(sender_id, event.get("value"))
+        elif kind in ("session_started", "restart"):
+            self.tokens.pop(sender_id, None)
+        elif kind == "user" and event.get("text"):
+            token = self.tokens.get(sender_id)  # as of this message: verifying later does not reach back
+            task = asyncio.get_running_loop().create_task(self._send(self.interaction(event), token))
+            self.pending.add(task)
+            task.add_done_callback(self.pending.discard)
+
+    def _remember_token(self, sender_id: str, token: Any) -> None:
+        if not token:
+            self.tokens.pop(sender_id, None)
+            return
+        self.tokens[sender_id] = str(token)
+        self.tokens.move_to_end(sender_id)
+        while len(self.tokens) > MAX_CONVERSATIONS:
+            self.tokens.popitem(last=False)
+
+    @staticmethod
+    def interaction(event: dict[str, Any]) -> dict[str, Any]:
+        """The CRM's interaction body for one user event."""
+        parse_data = event.get("parse_data") or {}
+        intent = parse_data.get("intent") or {}
+        sentiment = parse_data.get("sentiment")
+        body: dict[str, Any] = {
+            "conversation_id": event["sender_id"],
+            "channel": (event.get("input_channel") or "unknown").lower()[:40],
+            "text": event["text"][:MAX_TEXT],
+            "intent": intent.get("name"),
+            "intent_confidence": intent.get("confidence"),
+        }
+        if isinstance(sentiment, dict) and {"label", "score"} <= sentiment.keys():
+            body["sentiment"] = {"label": sentiment["label"], "score": float(sentiment["score"])}
+        return body
+
+    async def _send(self, body: dict[str, Any], token: str | None) -> None:
+        """Post attributed when a token is known; if the verification has expired, post unattributed."""
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout_seconds) as client:
+                for attempt_token in ([token, None] if token else [None]):
+                    headers = {"Authorization": f"Bearer {self.api_key}"}
+                    if attempt_token:
+                        headers["X-Customer-Token"] = attempt_token
+                    response = await client.post(f"{self.crm_url}/api/v1/interactions", json=body, headers=headers)
+                    if response.status_code != 401:
+                        break
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            self.failures += 1
+            logger.warning("could not log an interaction to the CRM (%s); %d lost so far", type(error).__name__, self.failures)
+
+    async def close(self) -> None:
+        if self.pending:
+            await asyncio.wait(self.pending, timeout=self.timeout_seconds)

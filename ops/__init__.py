@@ -1,0 +1,1 @@
+"""Local orchestration: environments, secrets and the supervisor behind ``make run`` (standard library only)."""

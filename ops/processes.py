@@ -1,0 +1,73 @@
+"""Start a service as a child process and wait until its health check answers.
+
+Standard library only, so both the supervisor and the test fixtures (in either
+Python environment) can use it.
+"""
+
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ServiceFailed(RuntimeError):
+    """The service exited or did not become healthy in time; the message says which, and where its log is."""
+
+
+@dataclass
+class Service:
+    name: str
+    command: list[str]
+    health_url: str
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    startup_timeout: float = 120.0
+
+
+def is_healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (our own localhost URL)
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+def start(service: Service, log_path: Path) -> subprocess.Popen[bytes]:
+    """Start the service in its own process group, logging to ``log_path``, and wait for health."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("ab")
+    process = subprocess.Popen(
+        service.command,
+        cwd=service.cwd,
+        env={**os.environ, **service.env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + service.startup_timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServiceFailed(f"{service.name} exited with code {process.returncode}; see {log_path}")
+        if is_healthy(service.health_url):
+            return process
+        time.sleep(0.5)
+    stop(process)
+    raise ServiceFailed(f"{service.name} did not answer {service.health_url} within {service.startup_timeout:.0f} s; see {log_path}")
+
+
+def stop(process: subprocess.Popen[bytes], grace_seconds: float = 10.0) -> None:
+    """SIGTERM the whole process group, then SIGKILL whatever is left after the grace period."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        pass

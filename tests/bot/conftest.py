@@ -1,0 +1,146 @@
+"""Real servers for the bot tests: the CRM (its own environment and a fresh SQLite file), the action server, Rasa."""
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+os.environ["RASA_TELEMETRY_ENABLED"] = "false"  # inherited by every Rasa process the tests start
+
+from ops.processes import Service, start, stop  # noqa: E402
+
+CRM_PYTHON = REPO / "crm_backend/.venv/bin/python"
+MODEL = REPO / "models/current.tar.gz"
+DEMO_CUSTOMERS = 300
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Crm:
+    url: str
+    actions_key: str
+    agent_key: str
+    outbox: Path
+    database_url: str
+
+
+@pytest.fixture(scope="session")
+def crm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crm]:
+    """A real CRM process on a fresh, migrated and demo-seeded SQLite database."""
+    workdir = tmp_path_factory.mktemp("crm")
+    database_url = f"sqlite:///{workdir / 'crm.sqlite3'}"
+    port = free_port()
+    crm = Crm(f"http://127.0.0.1:{port}", secrets.token_urlsafe(32), secrets.token_urlsafe(32), workdir / "outbox", database_url)
+    env = {
+        "CRM_DATABASE_URL": database_url,
+        "CRM_TOKEN_SECRET": secrets.token_urlsafe(32),
+        "CRM_ACTIONS_API_KEY": crm.actions_key,
+        "CRM_AGENT_API_KEY": crm.agent_key,
+        "CRM_OUTBOX_DIR": str(crm.outbox),
+    }
+    subprocess.run([str(CRM_PYTHON), "-m", "app.cli", "init", "--customers", str(DEMO_CUSTOMERS)],
+                   env={"PATH": "/usr/bin:/bin", **env}, check=True, capture_output=True)
+    process = start(
+        Service("crm", [str(CRM_PYTHON), "-m", "uvicorn", "app.main:create_app", "--factory", "--port", str(port)],
+                f"{crm.url}/api/v1/health", env=env, cwd=REPO / "crm_backend"),
+        workdir / "crm.log",
+    )
+    yield crm
+    stop(process)
+
+
+@pytest.fixture
+def crm_env(crm: Crm, monkeypatch: pytest.MonkeyPatch) -> Crm:
+    """Point the action code running inside the test process at the real CRM."""
+    from actions.config import get_action_settings
+
+    monkeypatch.setenv("CRM_URL", crm.url)
+    monkeypatch.setenv("CRM_ACTIONS_API_KEY", crm.actions_key)
+    get_action_settings.cache_clear()
+    yield crm
+    get_action_settings.cache_clear()
+
+
+@dataclass(frozen=True)
+class ActionServer:
+    url: str
+    secret: str
+
+
+def start_action_server(crm_url: str, crm_key: str, workdir: Path) -> tuple[ActionServer, "subprocess.Popen[bytes]"]:
+    port = free_port()
+    server = ActionServer(f"http://127.0.0.1:{port}", secrets.token_urlsafe(32))
+    process = start(
+        Service("actions", [str(REPO / ".venv/bin/rasa"), "run", "actions", "--port", str(port), "--actions", "actions"],
+                f"{server.url}/health", cwd=REPO,
+                env={"PYTHONPATH": str(REPO), "SANIC_HOST": "127.0.0.1", "ACTION_SERVER_SECRET": server.secret,
+                     "CRM_URL": crm_url, "CRM_ACTIONS_API_KEY": crm_key}),
+        workdir / "actions.log",
+    )
+    return server, process
+
+
+@pytest.fixture(scope="session")
+def action_server(crm: Crm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ActionServer]:
+    server, process = start_action_server(crm.url, crm.actions_key, tmp_path_factory.mktemp("actions"))
+    yield server
+    stop(process)
+
+
+@dataclass(frozen=True)
+class Bot:
+    url: str
+    app_secret: str
+
+    def token(self, user_id: str, lifetime: timedelta = timedelta(minutes=10), secret: str | None = None) -> str:
+        """What the app's backend does: sign its user into a short-lived JWT."""
+        claims = {"sub": user_id, "exp": datetime.now(timezone.utc) + lifetime}
+        return jwt.encode(claims, secret or self.app_secret, algorithm="HS256")
+
+    def post(self, body: object, authorization: str | None) -> httpx.Response:
+        headers = {"Authorization": authorization} if authorization else {}
+        return httpx.post(f"{self.url}/webhooks/app/webhook", json=body, headers=headers, timeout=30)
+
+    def say(self, user_id: str, message: str) -> list[dict]:
+        response = self.post({"message": message}, f"Bearer {self.token(user_id)}")
+        response.raise_for_status()
+        return response.json()
+
+    def texts(self, sender: str, message: str) -> str:
+        return " ".join(reply.get("text", "") for reply in self.say(sender, message))
+
+
+@pytest.fixture(scope="session")
+def bot(crm: Crm, action_server: ActionServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
+    """The trained assistant, served by a real Rasa process talking to the real action server."""
+    if not MODEL.exists():
+        pytest.fail(f"no trained model at {MODEL}: run `make train` (make test does it)")
+    port = free_port()
+    app_secret = secrets.token_urlsafe(32)
+    process = start(
+        Service("rasa", [str(REPO / ".venv/bin/rasa"), "run", "--model", str(MODEL), "--port", str(port),
+                         "--interface", "127.0.0.1", "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"],
+                f"http://127.0.0.1:{port}/", cwd=REPO, startup_timeout=300,
+                env={"ACTION_SERVER_URL": f"{action_server.url}/webhook", "ACTION_SERVER_SECRET": action_server.secret,
+                     "CRM_URL": crm.url, "CRM_ACTIONS_API_KEY": crm.actions_key, "PYTHONPATH": str(REPO),
+                     "APP_CHANNEL_SECRET": app_secret}),
+        tmp_path_factory.mktemp("rasa") / "rasa.log",
+    )
+    yield Bot(f"http://127.0.0.1:{port}", app_secret)
+    stop(process)

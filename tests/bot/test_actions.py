@@ -1,0 +1,200 @@
+"""Actions with CollectingDispatcher and real trackers, against a real CRM process."""
+
+import itertools
+import socket
+import sqlite3
+import uuid
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.account import ActionResumeRequest
+from actions.config import get_action_settings
+from actions.handoff import ActionHandoffToHuman
+from actions.verification import ValidateVerifyIdentityForm
+from conftest import Crm, free_port
+from trackers import DOMAIN_DICT, make_tracker
+
+
+@dataclass(frozen=True)
+class Customer:
+    id: int
+    email: str
+    postcode: str
+    order_number: str
+    tracking_number: str | None
+
+
+def customers_with_shipped_orders(crm: Crm) -> list[Customer]:
+    """Read straight from the test database which customers to use (the actions themselves only use the API)."""
+    path = crm.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        rows = db.execute(
+            "SELECT c.id, c.email, c.postcode, o.order_number, o.tracking_number FROM customers c "
+            "JOIN orders o ON o.customer_id = c.id WHERE o.status = 'shipped' AND c.email IS NOT NULL "
+            "AND c.postcode IS NOT NULL AND c.closed_at IS NULL ORDER BY c.id"
+        ).fetchall()
+    return [Customer(*row) for row in rows]
+
+
+_customer_numbers = itertools.count()
+
+
+@pytest.fixture
+def customer(crm_env: Crm) -> Customer:
+    """A different customer for every test, so lockouts in one test never touch another."""
+    pool = customers_with_shipped_orders(crm_env)
+    assert len(pool) >= 10, "the demo data should have customers with shipped orders"
+    return pool[next(_customer_numbers) % len(pool)]
+
+
+def conversation() -> str:
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+async def validate(slots: dict, candidates: dict, sender_id: str | None = None) -> tuple[dict, list[dict]]:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(sender_id=sender_id or conversation(), slots=slots, slot_candidates=candidates,
+                           active_loop="verify_identity_form")
+    events = await ValidateVerifyIdentityForm().run(dispatcher, tracker, DOMAIN_DICT)
+    return {e["name"]: e["value"] for e in events if e["event"] == "slot"}, dispatcher.messages
+
+
+async def verified_slots(customer: Customer) -> dict:
+    slots, _ = await validate({"customer_identifier": customer.email}, {"customer_postcode": customer.postcode})
+    assert slots["verified"] is True, slots
+    return slots
+
+
+async def test_identifier_is_read_from_a_sentence(crm_env: Crm) -> None:
+    slots, messages = await validate({}, {"customer_identifier": "it's Jane.Doe@Example.com thanks"})
+    assert slots["customer_identifier"] == "jane.doe@example.com" and messages == []
+    slots, messages = await validate({}, {"customer_identifier": "my order is so 1234567"})
+    assert slots["customer_identifier"] == "SO-1234567"
+    slots, messages = await validate({}, {"customer_identifier": "no idea"})
+    assert slots["customer_identifier"] is None
+    assert messages[0]["response"] == "utter_identifier_not_understood"
+
+
+async def test_right_postcode_verifies_and_binds_the_customer(customer: Customer) -> None:
+    slots = await verified_slots(customer)
+    assert slots["customer_id"] == customer.id and slots["crm_token"] and slots["verification_status"] == "verified"
+
+
+async def test_order_number_works_as_identifier(customer: Customer) -> None:
+    slots, _ = await validate({"customer_identifier": customer.order_number}, {"customer_postcode": customer.postcode.lower()})
+    assert slots["verified"] is True and slots["customer_id"] == customer.id
+
+
+async def test_wrong_postcode_asks_again_then_locks(customer: Customer) -> None:
+    remaining = []
+    for _ in range(4):
+        slots, messages = await validate({"customer_identifier": customer.email}, {"customer_postcode": "ZZ9 9ZZ"})
+        assert slots == {"customer_identifier": None, "customer_postcode": None}
+        remaining.append(messages[0]["remaining"])
+    assert remaining == [4, 3, 2, 1]
+    slots, _ = await validate({"customer_identifier": customer.email}, {"customer_postcode": "ZZ9 9ZZ"})
+    assert slots["verification_status"] == "locked" and "verified" not in slots
+    slots, _ = await validate({"customer_identifier": customer.email}, {"customer_postcode": customer.postcode})
+    assert slots["verification_status"] == "locked"  # even the right postcode waits out the lockout
+
+    dispatcher = CollectingDispatcher()
+    events = await ActionResumeRequest().run(dispatcher, make_tracker(slots={"verification_status": "locked"}), DOMAIN_DICT)
+    assert dispatcher.messages[0]["response"] == "utter_verification_locked"
+    assert {"event": "slot", "name": "customer_postcode", "value": None, "timestamp": None} in events
+
+
+async def test_nonsense_postcode_is_refused_before_asking_the_crm(crm_env: Crm) -> None:
+    slots, messages = await validate({"customer_identifier": "a@example.com"}, {"customer_postcode": "<script>"})
+    assert slots == {"customer_postcode": None}
+    assert messages[0]["response"] == "utter_postcode_not_understood"
+
+
+async def test_track_latest_order_after_verification(customer: Customer) -> None:
+    slots = await verified_slots(customer)
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(slots=slots | {"pending_request": "track_order", "order_number": customer.order_number})
+    await ActionResumeRequest().run(dispatcher, tracker, DOMAIN_DICT)
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_order_status"
+    assert message["order_number"] == customer.order_number and message["status"] == "shipped"
+    assert customer.tracking_number and customer.tracking_number in message["tracking"]
+
+
+async def test_someone_elses_order_is_not_found(customer: Customer, crm_env: Crm) -> None:
+    other = next(c for c in customers_with_shipped_orders(crm_env) if c.id != customer.id)
+    slots = await verified_slots(customer)
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(slots=slots | {"pending_request": "track_order", "order_number": other.order_number})
+    await ActionResumeRequest().run(dispatcher, tracker, DOMAIN_DICT)
+    assert dispatcher.messages[0]["response"] == "utter_order_not_found"
+
+
+async def test_account_summary_after_verification(customer: Customer) -> None:
+    slots = await verified_slots(customer)
+    dispatcher = CollectingDispatcher()
+    await ActionResumeRequest().run(dispatcher, make_tracker(slots=slots | {"pending_request": "check_account"}), DOMAIN_DICT)
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_account_summary" and int(message["order_count"]) >= 1
+    assert message["total_spent"].startswith("£")
+
+
+async def test_invalid_token_asks_to_verify_again(customer: Customer) -> None:
+    slots = await verified_slots(customer)
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(slots=slots | {"pending_request": "check_account", "crm_token": "expired.or.forged"})
+    events = await ActionResumeRequest().run(dispatcher, tracker, DOMAIN_DICT)
+    assert dispatcher.messages[0]["response"] == "utter_verification_expired"
+    assert {"event": "slot", "name": "verified", "value": False, "timestamp": None} in events
+
+
+async def test_handoff_creates_a_ticket_with_the_transcript(customer: Customer, crm_env: Crm) -> None:
+    slots = await verified_slots(customer)
+    sender = conversation()
+    history = [{"event": "user", "text": "my parcel never came"}, {"event": "bot", "text": "Sorry to hear that."}]
+    tracker = make_tracker(sender_id=sender, slots=slots, text="human please", intent="request_human", history=history)
+    dispatcher = CollectingDispatcher()
+    await ActionHandoffToHuman().run(dispatcher, tracker, DOMAIN_DICT)
+    assert dispatcher.messages[0]["response"] == "utter_handoff_queued"
+    queue = httpx.get(f"{crm_env.url}/api/v1/handoffs", headers={"Authorization": f"Bearer {crm_env.agent_key}"}).json()
+    [ticket] = [t for t in queue["tickets"] if t["conversation_id"] == sender]
+    assert ticket["customer_id"] == customer.id
+    assert [e["text"] for e in ticket["transcript"]] == ["my parcel never came", "Sorry to hear that.", "human please"]
+
+
+@pytest.fixture
+def crm_down(crm_env: Crm, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRM_URL", f"http://127.0.0.1:{free_port()}")
+    get_action_settings.cache_clear()
+
+
+async def test_crm_down_during_verification(crm_down: None) -> None:
+    slots, messages = await validate({"customer_identifier": "a@example.com"}, {"customer_postcode": "SW1A 1AA"})
+    assert slots["verification_status"] == "unavailable" and "verified" not in slots
+    assert messages[0]["response"] == "utter_crm_unavailable"
+
+
+async def test_crm_down_during_handoff(crm_down: None) -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionHandoffToHuman().run(dispatcher, make_tracker(text="human", intent="request_human"), DOMAIN_DICT)
+    assert dispatcher.messages[0]["response"] == "utter_handoff_unavailable"
+
+
+@pytest.fixture
+def crm_hangs(crm_env: Crm, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A CRM address that accepts connections and never answers."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        monkeypatch.setenv("CRM_URL", f"http://127.0.0.1:{listener.getsockname()[1]}")
+        monkeypatch.setenv("CRM_TIMEOUT_SECONDS", "0.5")
+        get_action_settings.cache_clear()
+        yield
+
+
+async def test_slow_crm_times_out_with_a_plain_answer(crm_hangs: None) -> None:
+    slots, messages = await validate({"customer_identifier": "a@example.com"}, {"customer_postcode": "SW1A 1AA"})
+    assert slots["verification_status"] == "unavailable"
+    assert messages[0]["response"] == "utter_crm_unavailable"
