@@ -31,7 +31,8 @@ def test_track_order_with_verification(bot: Bot, crm: Crm) -> None:
     assert "is shipped" in reply and tracking in reply, reply
     bot.texts(me, "thanks a lot")
     logged = logged_interactions(crm, customer_id, expected=1)
-    assert [(i["conversation_id"], i["intent"]) for i in logged] == [(me, "thank")]  # attributed once verified
+    # attributed once verified, to the conversation the app channel binds to the signed user
+    assert [(i["conversation_id"], i["intent"]) for i in logged] == [(f"app-{me}", "thank")]
 
 
 def logged_interactions(crm: Crm, customer_id: int, expected: int) -> list[dict]:

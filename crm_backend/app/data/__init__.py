@@ -1,0 +1,1 @@
+"""Data loading: the demo shop and imports of real transaction files."""
