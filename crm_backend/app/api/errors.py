@@ -8,6 +8,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.ml.store import ModelUnavailable
+
 logger = logging.getLogger(__name__)
 
 
@@ -36,6 +38,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, error: ApiError) -> JSONResponse:
         return error_response(error.status_code, error.code, error.message, error.headers, **error.extra)
+
+    @app.exception_handler(ModelUnavailable)
+    async def _model_unavailable(_request: Request, error: ModelUnavailable) -> JSONResponse:
+        return error_response(503, "model_unavailable", f"This answer is not available right now: {error}.")
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
