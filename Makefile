@@ -12,7 +12,7 @@ TEST_REPORTS := var/test-reports
 # Rasa must not phone home (telemetry, error reports): nothing leaves the machine.
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: run test envs train test-bot test-crm bench-crm clean-state
+.PHONY: run test envs train bench-crm
 
 envs: $(ENV_STAMPS)
 
@@ -38,3 +38,7 @@ test: $(ENV_STAMPS) $(MODEL)
 	(cd crm_backend && .venv/bin/python -m pytest ../tests/crm -q -p no:cacheprovider --junitxml=../$(TEST_REPORTS)/crm.xml) || status=$$?; \
 	$(CRM_PY) ops/test_summary.py $(TEST_REPORTS)/*.xml; \
 	exit $$status
+
+# Benchmarks run apart from the tests; each prints a table and writes benchmarks/results/<name>.json.
+bench-crm: $(ENV_STAMPS)
+	$(CRM_PY) benchmarks/bench_crm.py

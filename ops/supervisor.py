@@ -16,7 +16,7 @@ import jwt
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ops.processes import Service, ServiceFailed, start, stop  # noqa: E402
-from ops.secrets import ensure_secrets  # noqa: E402
+from ops.dev_secrets import ensure_secrets  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 VAR = REPO / "var"
@@ -64,14 +64,15 @@ def demo_app_token(secrets: dict[str, str]) -> str:
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
-    """Treat SIGTERM like Ctrl-C, so the children are stopped either way."""
+    """Ctrl-C and SIGTERM both stop the children."""
     raise KeyboardInterrupt
 
 
 def main() -> int:
     secrets = ensure_secrets(VAR / "secrets.env")
     running = []
-    signal.signal(signal.SIGTERM, _interrupt)
+    for signum in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: a background start may have ignored it
+        signal.signal(signum, _interrupt)
     try:
         for service in services(secrets):
             print(f"starting {service.name} ...", flush=True)

@@ -1,7 +1,7 @@
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from app.models import Order, OrderLine, OrderStatus, Refund
 from app.schemas.order import OrderDetail, OrderLinePublic, OrderSummary, RefundPublic
@@ -46,11 +46,11 @@ def count_orders(session: Session, *, customer_id: int) -> int:
 
 def get_order(session: Session, *, customer_id: int, order_number: str) -> Order | None:
     """The customer's order with its lines and products; None when the customer has no such order."""
-    return session.scalar(
+    return session.scalars(
         select(Order)
         .where(Order.order_number == order_number, Order.customer_id == customer_id)
-        .options(selectinload(Order.lines).selectinload(OrderLine.product))
-    )
+        .options(joinedload(Order.lines).joinedload(OrderLine.product))  # one round trip
+    ).unique().one_or_none()
 
 
 def order_detail(order: Order) -> OrderDetail:
