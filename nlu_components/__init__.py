@@ -1,0 +1,1 @@
+"""Custom Rasa graph components of the shop assistant's NLU pipeline."""
