@@ -10,12 +10,28 @@ class ActionSettings:
     crm_url: str
     crm_api_key: str
     crm_timeout_seconds: float
+    # one retention offer before closing an account, for customers likely to leave and worth keeping
+    retention_offer_text: str
+    retention_min_churn_probability: float
+    retention_min_expected_value: float
+    # a person is offered after this many negative messages in a row (once per conversation)
+    negative_messages_before_offer: int
+    # a person is offered after this many messages in a row that were not understood
+    fallbacks_before_offer: int
 
 
 @lru_cache
 def get_action_settings() -> ActionSettings:
+    env = os.environ.get
     return ActionSettings(
-        crm_url=os.environ.get("CRM_URL", "http://127.0.0.1:8000").rstrip("/"),
-        crm_api_key=os.environ.get("CRM_ACTIONS_API_KEY", ""),
-        crm_timeout_seconds=float(os.environ.get("CRM_TIMEOUT_SECONDS", "3")),
+        crm_url=env("CRM_URL", "http://127.0.0.1:8000").rstrip("/"),
+        crm_api_key=env("CRM_ACTIONS_API_KEY", ""),
+        crm_timeout_seconds=float(env("CRM_TIMEOUT_SECONDS", "3")),
+        retention_offer_text=env(
+            "RETENTION_OFFER_TEXT", "Before you go: we'd like to offer you 20% off your next order as a thank-you."
+        ),
+        retention_min_churn_probability=float(env("RETENTION_MIN_CHURN_PROBABILITY", "0.5")),
+        retention_min_expected_value=float(env("RETENTION_MIN_EXPECTED_VALUE", "50")),
+        negative_messages_before_offer=int(env("NEGATIVE_MESSAGES_BEFORE_OFFER", "3")),
+        fallbacks_before_offer=int(env("FALLBACKS_BEFORE_OFFER", "2")),
     )

@@ -1,6 +1,7 @@
 """The only place that talks to the CRM: its HTTP API, with timeouts and typed failures."""
 
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -76,6 +77,38 @@ class CrmClient:
 
     async def refunds(self, *, customer_id: int, token: str) -> list[dict[str, Any]]:
         return await self._call("GET", f"/customers/{customer_id}/refunds?limit=5", token=token)
+
+    async def invoice(self, *, customer_id: int, token: str, order_number: str) -> dict[str, Any]:
+        return await self._call("GET", f"/customers/{customer_id}/orders/{order_number}/invoice", token=token)
+
+    async def update_contact(self, *, customer_id: int, token: str, changes: dict[str, Any]) -> dict[str, Any]:
+        return await self._call("PATCH", f"/customers/{customer_id}/contact", token=token, json=changes)
+
+    async def close_account(self, *, customer_id: int, token: str, reason: str) -> dict[str, Any]:
+        return await self._call("POST", f"/customers/{customer_id}/close", token=token, json={"reason": reason})
+
+    async def record_retention_offer(self, *, customer_id: int, token: str, offer: str, accepted: bool) -> None:
+        body = {"offer": offer, "accepted": accepted}
+        await self._call("POST", f"/customers/{customer_id}/retention-offers", token=token, json=body)
+
+    async def churn_risk(self, *, customer_id: int, token: str) -> dict[str, Any]:
+        return await self._call("GET", f"/customers/{customer_id}/churn-risk", token=token)
+
+    async def segment(self, *, customer_id: int, token: str) -> dict[str, Any]:
+        return await self._call("GET", f"/customers/{customer_id}/segment", token=token)
+
+    async def recommendations(self, *, customer_id: int, token: str, k: int) -> dict[str, Any]:
+        return await self._call("GET", f"/customers/{customer_id}/recommendations?k={k}", token=token)
+
+    async def popular_products(self, *, category: str | None, k: int) -> dict[str, Any]:
+        query = urlencode({"k": k} | ({"category": category} if category else {}))
+        return await self._call("GET", f"/recommendations/popular?{query}")
+
+    async def find_products(self, *, query: str) -> list[dict[str, Any]]:
+        return await self._call("GET", f"/products?{urlencode({'query': query})}")
+
+    async def similar_products(self, *, product_id: int, k: int) -> dict[str, Any]:
+        return await self._call("GET", f"/products/{product_id}/similar?k={k}")
 
     async def create_handoff(self, *, conversation_id: str, reason: str, transcript: list[dict[str, str]], token: str | None) -> dict[str, Any]:
         body = {"conversation_id": conversation_id, "reason": reason, "transcript": transcript}

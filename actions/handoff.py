@@ -1,4 +1,4 @@
-"""Handing the conversation to a human agent through a CRM ticket."""
+"""Handing the conversation to a human agent through a CRM ticket, with the reason (the CRM's HandoffReason)."""
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
@@ -8,6 +8,7 @@ from rasa_sdk.types import DomainDict
 from actions.crm_client import CrmClient, CrmRefused, CrmUnavailable
 
 TRANSCRIPT_TURNS = 30
+REASONS = ("customer_request", "repeated_fallback", "negative_sentiment", "complaint", "service_unavailable")
 
 
 def transcript(tracker: Tracker) -> list[dict[str, str]]:
@@ -21,22 +22,28 @@ def transcript(tracker: Tracker) -> list[dict[str, str]]:
     return entries[-TRANSCRIPT_TURNS:]
 
 
+async def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> list[EventType]:
+    """Queue a ticket for the conversation; an expired verification queues it anonymously."""
+    client = CrmClient()
+    request = {"conversation_id": tracker.sender_id, "reason": reason if reason in REASONS else "customer_request",
+               "transcript": transcript(tracker)}
+    try:
+        try:
+            ticket = await client.create_handoff(**request, token=tracker.get_slot("crm_token"))
+        except CrmRefused as refusal:
+            if refusal.code != "customer_verification_required":
+                raise
+            ticket = await client.create_handoff(**request, token=None)
+    except (CrmUnavailable, CrmRefused):
+        dispatcher.utter_message(response="utter_handoff_unavailable")
+        return []
+    dispatcher.utter_message(response="utter_handoff_queued", ticket_id=ticket["id"])
+    return []
+
+
 class ActionHandoffToHuman(Action):
     def name(self) -> str:
         return "action_handoff_to_human"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        client = CrmClient()
-        request = {"conversation_id": tracker.sender_id, "reason": "customer_request", "transcript": transcript(tracker)}
-        try:
-            try:
-                ticket = await client.create_handoff(**request, token=tracker.get_slot("crm_token"))
-            except CrmRefused as refusal:
-                if refusal.code != "customer_verification_required":
-                    raise
-                ticket = await client.create_handoff(**request, token=None)  # expired verification: queue anonymously
-        except (CrmUnavailable, CrmRefused):
-            dispatcher.utter_message(response="utter_handoff_unavailable")
-            return []
-        dispatcher.utter_message(response="utter_handoff_queued", ticket_id=ticket["id"])
-        return []
+        return await hand_off(dispatcher, tracker, "customer_request")

@@ -1,7 +1,9 @@
-"""Identity verification form: an email or order number, then the postcode, checked by the CRM.
+"""Identity verification: an email or order number, then the postcode or a one-time code, checked by the CRM.
 
-The form is activated for every request that touches account data; once the customer is
-verified its ``required_slots`` is empty, so it completes at once and the request goes on.
+Every request that touches account data goes through ``verify_identity_form`` (the contact-details form asks the
+same two slots first). Once the customer is verified the identity slots are no longer required, so the form
+completes at once and the request goes on; the customer stays bound to the conversation until it ends or the
+CRM's token expires.
 """
 
 from typing import Any
@@ -11,22 +13,22 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.crm_client import CrmClient, CrmRefused, CrmUnavailable
-from actions.parsing import clean_postcode, find_identifier
+from actions.parsing import clean_postcode, find_identifier, find_one_time_code, wants_one_time_code
 from actions.replies import say_crm_unavailable
 
 IDENTITY_SLOTS = ["customer_identifier", "customer_postcode"]
+FORGET_FACTORS = {"customer_identifier": None, "customer_postcode": None, "one_time_code_sent": False}
 
 
-class ValidateVerifyIdentityForm(FormValidationAction):
-    def name(self) -> str:
-        return "validate_verify_identity_form"
+def identity_slots_needed(tracker: Tracker) -> list[str]:
+    """The identity slots still to ask: none once verified, locked out, or when the CRM can't be reached."""
+    if tracker.get_slot("verified") or tracker.get_slot("verification_status") in ("locked", "unavailable"):
+        return []
+    return IDENTITY_SLOTS
 
-    async def required_slots(
-        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[str]:
-        if tracker.get_slot("verified") or tracker.get_slot("verification_status") in ("locked", "unavailable"):
-            return []
-        return IDENTITY_SLOTS
+
+class IdentityValidation:
+    """Validation of the identity slots, mixed into every form that starts with verification."""
 
     async def validate_customer_identifier(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -39,29 +41,57 @@ class ValidateVerifyIdentityForm(FormValidationAction):
     async def validate_customer_postcode(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        postcode = clean_postcode(str(slot_value or ""))
-        if postcode is None:
-            dispatcher.utter_message(response="utter_postcode_not_understood")
+        text = str(slot_value or "")
+        postcode = clean_postcode(text)
+        code = find_one_time_code(text) if tracker.get_slot("one_time_code_sent") else None
+        if postcode is None and code is None:
+            if wants_one_time_code(text):
+                return await self._send_code(dispatcher, tracker)
+            not_understood = "utter_code_not_understood" if tracker.get_slot("one_time_code_sent") else "utter_postcode_not_understood"
+            dispatcher.utter_message(response=not_understood)
             return {"customer_postcode": None}
         try:
             verified = await CrmClient().verify(
-                conversation_id=tracker.sender_id, identifier=tracker.get_slot("customer_identifier"), postcode=postcode
+                conversation_id=tracker.sender_id, identifier=tracker.get_slot("customer_identifier"),
+                **({"postcode": postcode} if postcode else {"code": code}),
             )
         except CrmUnavailable:
             say_crm_unavailable(dispatcher)
-            return {"customer_postcode": postcode, "verification_status": "unavailable"}
+            return {"customer_postcode": "-", "verification_status": "unavailable"}
         except CrmRefused as refusal:
             if refusal.code == "verification_locked":
-                return {"customer_postcode": postcode, "verification_status": "locked"}
+                return {"customer_postcode": "-", "verification_status": "locked"}
             dispatcher.utter_message(
                 response="utter_verification_failed", remaining=refusal.details.get("remaining_attempts", "a few")
             )
-            return {"customer_identifier": None, "customer_postcode": None}
+            return dict(FORGET_FACTORS)
         return {
-            "customer_postcode": postcode,
+            "customer_postcode": postcode or "code",
+            "one_time_code_sent": False,
             "verified": True,
             "verification_status": "verified",
             "crm_token": verified["token"],
             "customer_id": float(verified["customer_id"]),
             "customer_first_name": verified["first_name"],
         }
+
+    async def _send_code(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+        try:
+            await CrmClient().send_one_time_code(conversation_id=tracker.sender_id, identifier=tracker.get_slot("customer_identifier"))
+        except CrmUnavailable:
+            say_crm_unavailable(dispatcher)
+            return {"customer_postcode": "-", "verification_status": "unavailable"}
+        except CrmRefused:  # the only refusal here is a lockout
+            return {"customer_postcode": "-", "verification_status": "locked"}
+        dispatcher.utter_message(response="utter_code_sent")
+        return {"customer_postcode": None, "one_time_code_sent": True}
+
+
+class ValidateVerifyIdentityForm(IdentityValidation, FormValidationAction):
+    def name(self) -> str:
+        return "validate_verify_identity_form"
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        return identity_slots_needed(tracker)

@@ -21,6 +21,8 @@ from sanic.response import HTTPResponse
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 5000
+NO_ANSWER = ("Sorry, I can't do that right now because part of our system isn't answering. Please try again in a few "
+             "minutes, or email our support team and a colleague will help.")
 MIN_SECRET_LENGTH = 32
 USER_ID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
@@ -93,6 +95,8 @@ class AppInput(InputChannel):
             except Exception:
                 logger.exception("the assistant failed on a message of an app user")  # no message text: personal data
                 return error(503, "assistant_unavailable", "The assistant could not answer. Please try again shortly.")
+            if not collector.messages:  # every turn answers, so silence means an action failed (action server down)
+                collector.messages.append({"recipient_id": f"app-{user_id}", "text": NO_ANSWER})
             return response.json(collector.messages)
 
         return app_webhook

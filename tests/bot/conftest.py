@@ -21,7 +21,7 @@ os.environ["RASA_TELEMETRY_ENABLED"] = "false"  # inherited by every Rasa proces
 from ops.processes import Service, start, stop  # noqa: E402
 
 CRM_PYTHON = REPO / "crm_backend/.venv/bin/python"
-MODEL = REPO / "models/current.tar.gz"
+MODEL = Path(os.environ.get("BOT_TEST_MODEL", REPO / "models/current.tar.gz"))  # another model while iterating
 DEMO_CUSTOMERS = 300
 
 
@@ -77,6 +77,29 @@ def crm_env(crm: Crm, monkeypatch: pytest.MonkeyPatch) -> Crm:
     get_action_settings.cache_clear()
 
 
+@pytest.fixture
+def crm_down(crm_env: Crm, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The actions' CRM address refuses connections."""
+    from actions.config import get_action_settings
+
+    monkeypatch.setenv("CRM_URL", f"http://127.0.0.1:{free_port()}")
+    get_action_settings.cache_clear()
+
+
+@pytest.fixture
+def crm_hangs(crm_env: Crm, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A CRM address that accepts connections and never answers."""
+    from actions.config import get_action_settings
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        monkeypatch.setenv("CRM_URL", f"http://127.0.0.1:{listener.getsockname()[1]}")
+        monkeypatch.setenv("CRM_TIMEOUT_SECONDS", "0.5")
+        get_action_settings.cache_clear()
+        yield
+
+
 @dataclass(frozen=True)
 class ActionServer:
     url: str
@@ -126,9 +149,8 @@ class Bot:
         return " ".join(reply.get("text", "") for reply in self.say(sender, message))
 
 
-@pytest.fixture(scope="session")
-def bot(crm: Crm, action_server: ActionServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
-    """The trained assistant, served by a real Rasa process talking to the real action server."""
+def start_bot(crm: Crm, action_url: str, action_secret: str, workdir: Path) -> tuple[Bot, "subprocess.Popen[bytes]"]:
+    """The trained assistant, served by a real Rasa process calling the action server at ``action_url``."""
     if not MODEL.exists():
         pytest.fail(f"no trained model at {MODEL}: run `make train` (make test does it)")
     port = free_port()
@@ -137,10 +159,25 @@ def bot(crm: Crm, action_server: ActionServer, tmp_path_factory: pytest.TempPath
         Service("rasa", [str(REPO / ".venv/bin/rasa"), "run", "--model", str(MODEL), "--port", str(port),
                          "--interface", "127.0.0.1", "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"],
                 f"http://127.0.0.1:{port}/", cwd=REPO, startup_timeout=300,
-                env={"ACTION_SERVER_URL": f"{action_server.url}/webhook", "ACTION_SERVER_SECRET": action_server.secret,
+                env={"ACTION_SERVER_URL": action_url, "ACTION_SERVER_SECRET": action_secret,
                      "CRM_URL": crm.url, "CRM_ACTIONS_API_KEY": crm.actions_key, "PYTHONPATH": str(REPO),
                      "APP_CHANNEL_SECRET": app_secret}),
-        tmp_path_factory.mktemp("rasa") / "rasa.log",
+        workdir / "rasa.log",
     )
-    yield Bot(f"http://127.0.0.1:{port}", app_secret)
+    return Bot(f"http://127.0.0.1:{port}", app_secret), process
+
+
+@pytest.fixture(scope="session")
+def bot(crm: Crm, action_server: ActionServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
+    """The assistant with the real action server and CRM."""
+    bot, process = start_bot(crm, f"{action_server.url}/webhook", action_server.secret, tmp_path_factory.mktemp("rasa"))
+    yield bot
+    stop(process)
+
+
+@pytest.fixture(scope="session")
+def bot_without_actions(crm: Crm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
+    """The assistant whose action server is down (nothing listens at its address)."""
+    bot, process = start_bot(crm, f"http://127.0.0.1:{free_port()}/webhook", "x" * 32, tmp_path_factory.mktemp("rasa-alone"))
+    yield bot
     stop(process)

@@ -1,7 +1,6 @@
 """Actions with CollectingDispatcher and real trackers, against a real CRM process."""
 
 import itertools
-import socket
 import sqlite3
 import uuid
 from dataclasses import dataclass
@@ -11,10 +10,9 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.account import ActionResumeRequest
-from actions.config import get_action_settings
 from actions.handoff import ActionHandoffToHuman
 from actions.verification import ValidateVerifyIdentityForm
-from conftest import Crm, free_port
+from conftest import Crm
 from trackers import DOMAIN_DICT, make_tracker
 
 
@@ -92,7 +90,7 @@ async def test_wrong_postcode_asks_again_then_locks(customer: Customer) -> None:
     remaining = []
     for _ in range(4):
         slots, messages = await validate({"customer_identifier": customer.email}, {"customer_postcode": "ZZ9 9ZZ"})
-        assert slots == {"customer_identifier": None, "customer_postcode": None}
+        assert slots == {"customer_identifier": None, "customer_postcode": None, "one_time_code_sent": False}
         remaining.append(messages[0]["remaining"])
     assert remaining == [4, 3, 2, 1]
     slots, _ = await validate({"customer_identifier": customer.email}, {"customer_postcode": "ZZ9 9ZZ"})
@@ -164,12 +162,6 @@ async def test_handoff_creates_a_ticket_with_the_transcript(customer: Customer, 
     assert [e["text"] for e in ticket["transcript"]] == ["my parcel never came", "Sorry to hear that.", "human please"]
 
 
-@pytest.fixture
-def crm_down(crm_env: Crm, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CRM_URL", f"http://127.0.0.1:{free_port()}")
-    get_action_settings.cache_clear()
-
-
 async def test_crm_down_during_verification(crm_down: None) -> None:
     slots, messages = await validate({"customer_identifier": "a@example.com"}, {"customer_postcode": "SW1A 1AA"})
     assert slots["verification_status"] == "unavailable" and "verified" not in slots
@@ -180,18 +172,6 @@ async def test_crm_down_during_handoff(crm_down: None) -> None:
     dispatcher = CollectingDispatcher()
     await ActionHandoffToHuman().run(dispatcher, make_tracker(text="human", intent="request_human"), DOMAIN_DICT)
     assert dispatcher.messages[0]["response"] == "utter_handoff_unavailable"
-
-
-@pytest.fixture
-def crm_hangs(crm_env: Crm, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """A CRM address that accepts connections and never answers."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(8)
-        monkeypatch.setenv("CRM_URL", f"http://127.0.0.1:{listener.getsockname()[1]}")
-        monkeypatch.setenv("CRM_TIMEOUT_SECONDS", "0.5")
-        get_action_settings.cache_clear()
-        yield
 
 
 async def test_slow_crm_times_out_with_a_plain_answer(crm_hangs: None) -> None:

@@ -17,6 +17,10 @@ def test_rasa_data_validate_is_clean() -> None:
     unused = set(re.findall(r"The utterance '(\w+)' is not used in any story or rule", output))
     action_code = "".join(path.read_text() for path in (REPO / "actions").glob("*.py"))
     asked = {f"utter_ask_{slot}" for form in DOMAIN.forms.values() for slot in form["required_slots"]}
-    assert {name for name in unused - asked if f'"{name}"' not in action_code} == set()
-    other_warnings = [line for line in output.splitlines() if "UserWarning" in line and "is not used in any story" not in line]
+    sent_by_rasa = {"utter_default"}  # action_default_fallback, when no policy is confident (RulePolicy core fallback)
+    assert {name for name in unused - asked - sent_by_rasa if f'"{name}"' not in action_code} == set()
+    # Rasa merges the retrieval intents of the NLU data into the domain, which must list them too (for the rules)
+    retrieval_merge = "The following duplicated intents have been found across multiple domain files: faq"
+    other_warnings = [line for line in output.splitlines()
+                      if "UserWarning" in line and "is not used in any story" not in line and retrieval_merge not in line]
     assert other_warnings == []

@@ -20,10 +20,13 @@ def make_tracker(
     slot_candidates: dict[str, Any] | None = None,
     active_loop: str | None = None,
     history: list[dict[str, Any]] | None = None,
+    sentiment: dict[str, Any] | None = None,
 ) -> Tracker:
     """A tracker whose last user message is ``text``; ``slot_candidates`` are the trailing SlotSet events a form validates."""
     all_slots = {name: slot.initial_value for name, slot in ((s.name, s) for s in DOMAIN.slots)} | (slots or {})
     latest_message = {"text": text, "intent": {"name": intent, "confidence": 1.0}, "entities": []}
+    if sentiment:
+        latest_message["sentiment"] = sentiment
     events = list(history or []) + [{"event": "user", "text": text, "parse_data": latest_message}]
     events += [{"event": "slot", "name": name, "value": value} for name, value in (slot_candidates or {}).items()]
     return Tracker.from_dict(

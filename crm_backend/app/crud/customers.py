@@ -1,3 +1,5 @@
+from datetime import datetime, timezone
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -70,3 +72,25 @@ def update_contact(session: Session, *, customer: Customer, update: ContactUpdat
         changed.append(field)
     session.commit()
     return changed
+
+
+def has_open_orders(session: Session, *, customer_id: int) -> bool:
+    return bool(session.scalar(
+        select(func.count(Order.id)).where(Order.customer_id == customer_id, Order.status.in_(OPEN_STATUSES))
+    ))
+
+
+def close_account(session: Session, *, customer: Customer, reason: str, actor: str) -> datetime:
+    """Mark the account closed and audit it with the reason; the caller checks it may be closed."""
+    customer.closed_at = datetime.now(timezone.utc)
+    session.add(AuditEntry(customer_id=customer.id, actor=actor, field="account_status", old_value="active",
+                           new_value=f"closed: {reason}"))
+    session.commit()
+    return customer.closed_at
+
+
+def record_retention_offer(session: Session, *, customer: Customer, offer: str, accepted: bool, actor: str) -> None:
+    """A retention offer and its outcome, kept in the audit log."""
+    session.add(AuditEntry(customer_id=customer.id, actor=actor, field="retention_offer", old_value=offer,
+                           new_value="accepted" if accepted else "declined"))
+    session.commit()

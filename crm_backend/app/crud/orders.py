@@ -4,12 +4,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.models import Order, OrderLine, OrderStatus, Refund
-from app.schemas.order import OrderDetail, OrderLinePublic, OrderSummary, RefundPublic
+from app.schemas.order import Invoice, InvoiceLine, OrderDetail, OrderLinePublic, OrderSummary, RefundPublic
 
 CENT = Decimal("0.01")
 OPEN_STATUSES = frozenset({OrderStatus.placed, OrderStatus.paid, OrderStatus.shipped})
 CANCELLABLE_STATUSES = frozenset({OrderStatus.placed, OrderStatus.paid})
 NOT_SPENT_STATUSES = frozenset({OrderStatus.cancelled, OrderStatus.returned})
+VAT_RATE = Decimal("0.20")
 
 
 def money(value: object) -> Decimal:
@@ -92,4 +93,21 @@ def refund_public(refund: Refund, order_number: str) -> RefundPublic:
     return RefundPublic(
         reference=refund.reference, order_number=order_number, kind=refund.kind.value, status=refund.status.value,
         amount=money(refund.amount), created_at=refund.created_at, updated_at=refund.updated_at,
+    )
+
+
+def invoice(order: Order, *, customer_name: str) -> Invoice | None:
+    """The invoice of an order, issued when it was paid; None for an order never paid."""
+    if order.paid_at is None:
+        return None
+    lines = [
+        InvoiceLine(name=line.product.name, quantity=line.quantity, unit_price=money(line.unit_price),
+                    line_total=money(line.quantity * line.unit_price))
+        for line in order.lines
+    ]
+    total = money(sum(line.line_total for line in lines))
+    return Invoice(
+        invoice_number="INV-" + order.order_number.removeprefix("SO-"), order_number=order.order_number,
+        issued_at=order.paid_at, customer_name=customer_name, lines=lines, total=total, vat_rate=VAT_RATE,
+        vat_included=money(total * VAT_RATE / (1 + VAT_RATE)),
     )

@@ -53,3 +53,19 @@ class ContactUpdate(RequestModel):
 class ContactUpdateResult(BaseModel):
     changed_fields: list[str]
     summary: AccountSummary
+
+
+class AccountClosure(RequestModel):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class AccountClosureResult(BaseModel):
+    account_status: str
+    closed_at: datetime
+
+
+class RetentionOfferOutcome(RequestModel):
+    """A retention offer made before closing an account, and whether the customer took it."""
+
+    offer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    accepted: bool

@@ -71,3 +71,23 @@ class ReturnEligibilityPublic(BaseModel):
 class ReturnResult(BaseModel):
     refund: RefundPublic
     instructions: str
+
+
+class InvoiceLine(BaseModel):
+    name: str
+    quantity: int
+    unit_price: Decimal
+    line_total: Decimal
+
+
+class Invoice(BaseModel):
+    """The invoice of a paid order; prices include VAT at ``vat_rate``."""
+
+    invoice_number: str
+    order_number: str
+    issued_at: datetime
+    customer_name: str
+    lines: list[InvoiceLine]
+    total: Decimal
+    vat_rate: Decimal
+    vat_included: Decimal

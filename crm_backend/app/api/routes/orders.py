@@ -9,6 +9,7 @@ from app.crud import orders as orders_crud
 from app.models import Order
 from app.schemas.order import (
     CancellationResult,
+    Invoice,
     OrderChangeRequest,
     OrderDetail,
     OrderList,
@@ -83,6 +84,15 @@ def request_return(order: CustomerOrder, body: OrderChangeRequest, access: Custo
     except order_changes.ChangeRefused as refused:
         raise ApiError(409, refused.code, refused.message) from refused
     return ReturnResult(refund=orders_crud.refund_public(refund, order.order_number), instructions=RETURN_INSTRUCTIONS)
+
+
+@router.get("/orders/{order_number}/invoice", responses={409: {}})
+def order_invoice(order: CustomerOrder, access: CustomerAccessDep) -> Invoice:
+    """The invoice of a paid order: its lines, total and the VAT included."""
+    invoice = orders_crud.invoice(order, customer_name=access.customer.name)
+    if invoice is None:
+        raise ApiError(409, "not_invoiced", "An invoice is issued once the order is paid.")
+    return invoice
 
 
 @router.get("/refunds")

@@ -1,0 +1,71 @@
+"""When to offer a person: complaints, payment trouble, repeated misunderstandings and a run of negative messages.
+
+``action_check_turn`` runs on every customer message (it is the custom mapping of ``pending_change``): it drops a
+question the customer didn't answer, and offers a person once per conversation after
+``negative_messages_before_offer`` negative messages in a row (sentiment from the NLU pipeline).
+"""
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.config import get_action_settings
+from actions.parsing import bot_said, intent_name, is_negative, is_not_understood, trailing_run
+
+ANSWERS = ("affirm", "deny")
+OFFERS_A_PERSON_ITSELF = ("complain", "payment_issue", "request_human")
+
+
+def offer_human(dispatcher: CollectingDispatcher, response: str, reason: str) -> list[EventType]:
+    """Ask whether the customer wants a person; a yes hands off with ``reason``."""
+    dispatcher.utter_message(response=response)
+    return [SlotSet("pending_change", f"handoff:{reason}")]
+
+
+class ActionCheckTurn(Action):
+    def name(self) -> str:
+        return "action_check_turn"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        events: list[EventType] = []
+        intent = intent_name(tracker.latest_message)
+        if tracker.get_slot("pending_change") and intent not in ANSWERS:
+            events.append(SlotSet("pending_change", None))
+        run = trailing_run(tracker.events, is_negative)
+        if (intent not in ANSWERS + OFFERS_A_PERSON_ITSELF and run >= get_action_settings().negative_messages_before_offer
+                and not bot_said(tracker.events, "utter_offer_human_negative")):
+            events += offer_human(dispatcher, "utter_offer_human_negative", "negative_sentiment")
+        return events
+
+
+class ActionAcknowledgeComplaint(Action):
+    """Say sorry, note it (the message is logged to the CRM with its intent), and offer a person."""
+
+    def name(self) -> str:
+        return "action_acknowledge_complaint"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(response="utter_complaint_ack")
+        return offer_human(dispatcher, "utter_offer_human", "complaint")
+
+
+class ActionOfferHuman(Action):
+    def name(self) -> str:
+        return "action_offer_human"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        return offer_human(dispatcher, "utter_offer_human", "customer_request")
+
+
+class ActionRephraseOrOfferHuman(Action):
+    """First ask to rephrase; after ``fallbacks_before_offer`` misunderstandings in a row, offer a person."""
+
+    def name(self) -> str:
+        return "action_rephrase_or_offer_human"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        if trailing_run(tracker.events, is_not_understood) >= get_action_settings().fallbacks_before_offer:
+            return offer_human(dispatcher, "utter_offer_human_fallback", "repeated_fallback")
+        dispatcher.utter_message(response="utter_ask_rephrase")
+        return []
