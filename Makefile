@@ -6,13 +6,13 @@ BOT_PY := .venv/bin/python
 CRM_PY := crm_backend/.venv/bin/python
 RASA := .venv/bin/rasa
 MODEL := models/current.tar.gz
-BOT_SOURCES := config.yml domain.yml $(shell find data nlu_components -type f \( -name '*.yml' -o -name '*.py' -o -name '*.csv' \) 2>/dev/null)
+BOT_SOURCES := config.yml domain.yml $(shell find data nlu_components -type f \( -name '*.yml' -o -name '*.py' -o -name '*.csv' -o -name '*.jsonl' \) 2>/dev/null)
 ENV_STAMPS := .venv/.synced crm_backend/.venv/.synced
 TEST_REPORTS := var/test-reports
 # Rasa must not phone home (telemetry, error reports): nothing leaves the machine.
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: run test envs train bench-crm
+.PHONY: run test envs train bench-crm bench-nlu bench-oos catalog-patterns bench-sentiment bench-churn bench-recs bench-recs-api
 
 envs: $(ENV_STAMPS)
 
@@ -42,3 +42,28 @@ test: $(ENV_STAMPS) $(MODEL)
 # Benchmarks run apart from the tests; each prints a table and writes benchmarks/results/<name>.json.
 bench-crm: $(ENV_STAMPS)
 	$(CRM_PY) benchmarks/bench_crm.py
+
+bench-churn: $(ENV_STAMPS)
+	$(CRM_PY) benchmarks/bench_churn.py
+
+# Recommender: Amazon Games offline (docs/recommendations.md), and the endpoints' latency at 100,000 customers.
+bench-recs: $(ENV_STAMPS)
+	$(CRM_PY) benchmarks/bench_recs.py
+
+bench-recs-api: $(ENV_STAMPS)
+	$(CRM_PY) benchmarks/bench_recs_api.py
+
+# NLU benchmarks of config.yml's pipeline on the shared data sets (docs/nlu.md).
+bench-nlu: $(ENV_STAMPS)
+	$(BOT_PY) benchmarks/bench_nlu.py
+
+bench-oos: $(ENV_STAMPS)
+	$(BOT_PY) benchmarks/bench_oos.py
+
+# Sentiment component, trained on our examples only, on the airline tweets (docs/sentiment.md).
+bench-sentiment: $(ENV_STAMPS)
+	$(BOT_PY) benchmarks/bench_sentiment.py
+
+# Refresh the bot's product and category patterns from the CRM's catalogue (CRM_DATABASE_URL, else var/); retrain after.
+catalog-patterns: $(ENV_STAMPS)
+	$(CRM_PY) -m app.cli export-catalog-patterns data/catalog/catalog_patterns.jsonl

@@ -9,12 +9,14 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
-from app.core.config import DEFAULT_DATABASE_URL
+from app.core.config import DEFAULT_DATABASE_URL, VAR_DIR, Settings
 from app.core.db import make_engine, make_session_factory
 
 ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
 DEMO_CUSTOMERS = 3000
 DEMO_PRODUCTS = 300
+DEFAULT_MODELS_DIR = Settings.model_fields["models_dir"].default
+DEFAULT_REPORT = VAR_DIR / "reports" / "crm-report.html"
 
 
 def migrate(database_url: str) -> None:
@@ -36,6 +38,46 @@ def import_retail(engine: Engine, path: Path) -> None:
         print(import_online_retail(session, path).format())
 
 
+def export_patterns(engine: Engine, path: Path) -> None:
+    from app.data.catalog_patterns import export_catalog_patterns
+
+    with make_session_factory(engine)() as session:
+        print(f"{export_catalog_patterns(session, path):,} catalogue patterns written to {path}")
+
+
+def train_segments(engine: Engine, models_dir: Path) -> None:
+    from app.ml.customer_scores import train_scoring_models
+
+    with make_session_factory(engine)() as session:
+        for card in train_scoring_models(session, models_dir):
+            metrics = ", ".join(f"{name}={value:g}" for name, value in card.metrics.items())
+            print(f"{card.name} {card.version} ({card.training_rows:,} rows): {metrics}")
+
+
+def train_recs(engine: Engine, models_dir: Path) -> None:
+    from app.ml.recs_training import train
+
+    with make_session_factory(engine)() as session:
+        card = train(session, models_dir)
+    print(f"{card.name} {card.version} ({card.training_rows:,} order lines, fitted in {card.details['fit_seconds']} s): "
+          f"HR@10 {card.metrics['hr10']:.3f} vs popularity {card.metrics['popularity_hr10']:.3f} "
+          f"on {card.metrics['eval_customers']:,} held-out last orders")
+
+
+def write_report(engine: Engine, models_dir: Path, out: Path) -> None:
+    from app.ml.store import ModelUnavailable
+    from app.reports.manager import build_report
+
+    with make_session_factory(engine)() as session:
+        try:
+            page = build_report(session, models_dir)
+        except ModelUnavailable as error:
+            raise SystemExit(f"cannot build the report: {error} (run crm train-segments first)") from error
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
+    print(f"report written to {out} ({len(page) / 1024:,.0f} KiB)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crm", description=__doc__)
     parser.add_argument("--database-url", default=None, help="defaults to CRM_DATABASE_URL, else the embedded SQLite file")
@@ -48,6 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--products", type=int, default=DEMO_PRODUCTS)
     retail = commands.add_parser("import-retail", help="import a transaction file in the UCI Online Retail layout")
     retail.add_argument("path", type=Path)
+    patterns = commands.add_parser("export-catalog-patterns",
+                                   help="write the product and category names as the bot's entity patterns (JSONL)")
+    patterns.add_argument("path", type=Path, help="the bot reads data/catalog/catalog_patterns.jsonl")
+    train = commands.add_parser("train-segments", help="fit the RFM segments and the customer value model on the database")
+    churn = commands.add_parser("train-churn", help="retrain the churn-risk model on the database, print held-out metrics")
+    recs = commands.add_parser("train-recs", help="fit the product recommender on the database, print held-out HR@10")
+    report = commands.add_parser("report", help="write the manager report: one self-contained HTML page")
+    report.add_argument("--out", type=Path, default=DEFAULT_REPORT)
+    for sub in (train, churn, recs, report):
+        sub.add_argument("--models-dir", type=Path, default=None, help="defaults to CRM_MODELS_DIR, else var/models")
     return parser
 
 
@@ -64,6 +116,24 @@ def main(argv: list[str] | None = None) -> int:
             import_retail(engine, args.path)
         else:
             seed_demo(engine, args.customers, args.products)
+        engine.dispose()
+    if args.command in ("train-segments", "train-churn", "train-recs", "report"):
+        engine = make_engine(database_url)
+        models_dir = args.models_dir or Path(os.environ.get("CRM_MODELS_DIR", DEFAULT_MODELS_DIR))
+        if args.command == "train-segments":
+            train_segments(engine, models_dir)
+        elif args.command == "train-churn":
+            from app.ml.churn_training import train_churn_command
+
+            train_churn_command(engine, models_dir)
+        elif args.command == "train-recs":
+            train_recs(engine, models_dir)
+        else:
+            write_report(engine, models_dir, args.out)
+        engine.dispose()
+    if args.command == "export-catalog-patterns":
+        engine = make_engine(database_url)
+        export_patterns(engine, args.path)
         engine.dispose()
     return 0
 

@@ -4,7 +4,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.errors import error_response, install_error_handlers
-from app.api.routes import customers, handoffs, health, identity, interactions, orders
+from app.api.routes import churn, customers, handoffs, health, identity, interactions, orders, recommendations, segments
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_session_factory
 
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (health, identity, customers, orders, interactions, handoffs):
+    for module in (health, identity, customers, orders, interactions, handoffs, segments, churn, recommendations):
         api.include_router(module.router)
     app.include_router(api)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)

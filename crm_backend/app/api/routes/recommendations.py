@@ -1,0 +1,118 @@
+"""Recommendations: for a verified customer, for a product (bought together, similar), popular ones, and a product
+lookup by name so the assistant can turn "something like the oak chopping board" into a product id."""
+
+import threading
+from datetime import datetime, timezone
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from app.api.deps import CustomerAccessDep, ServiceCaller, SessionDep, SettingsDep
+from app.api.errors import ApiError
+from app.crud import products as products_crud
+from app.ml import recs_data
+from app.ml.recs_training import MODEL_NAME
+from app.ml.shop_recs import Candidate, ShopRecommender, product_text
+from app.ml.store import CurrentModel, ModelCard, ModelUnavailable
+from app.models import Product
+from app.schemas.recommendation import ProductMatch, Recommendation, RecommendationList
+
+router = APIRouter(tags=["recommendations"])
+current_model = CurrentModel(MODEL_NAME)
+_loading = threading.Lock()  # one load per process: concurrent first requests would each read the 30 MB file
+Count = Annotated[int, Query(ge=1, le=50, description="how many products to return")]
+CANDIDATES_PER_RESULT = 2  # candidates ranked per product returned, to survive the stock filter
+
+
+def get_recommender(settings: SettingsDep) -> tuple[ShopRecommender, ModelCard]:
+    with _loading:
+        model, card = current_model.get(settings.models_dir)
+    if not isinstance(model, ShopRecommender):
+        raise ModelUnavailable(f"the {MODEL_NAME} model file holds a {type(model).__name__}")
+    return model, card
+
+
+Recommender = Annotated[tuple[ShopRecommender, ModelCard], Depends(get_recommender)]
+
+
+def get_product(product_id: int, session: SessionDep, _caller: ServiceCaller) -> Product:
+    product = session.get(Product, product_id)
+    if product is None:
+        raise ApiError(404, "product_not_found", "No product with that id.")
+    return product
+
+
+KnownProduct = Annotated[Product, Depends(get_product)]
+
+
+def _text_of(product: Product) -> str:
+    return product_text(product.name, product.category, product.description)
+
+
+def _respond(session: SessionDep, candidates: list[Candidate], k: int, card: ModelCard,
+             exclude: int | None = None) -> RecommendationList:
+    candidates = [c for c in candidates if c.product_id != exclude]
+    chosen = recs_data.first_in_stock(session, candidates, k)
+    return RecommendationList(model_version=card.version, recommendations=[
+        Recommendation(product_id=p.id, sku=p.sku, name=p.name, category=p.category, price=p.price,
+                       reason_code=c.reason.code, reason=c.reason.text, source_product_id=c.reason.source_product_id,
+                       score=round(c.score, 4))
+        for c, p in chosen
+    ])
+
+
+@router.get("/customers/{customer_id}/recommendations")
+def for_customer(access: CustomerAccessDep, session: SessionDep, recommender: Recommender,
+                 k: Count = 5) -> RecommendationList:
+    """Products for this customer, each with the reason; never out of stock, never something they already have
+    (a consumable they rebuy comes back when it is time to restock)."""
+    model, card = recommender
+    history = recs_data.customer_history(session, access.customer.id)
+    today = recs_data.day_number(datetime.now(timezone.utc))
+    return _respond(session, model.for_customer(history, today, k, CANDIDATES_PER_RESULT * k + 10), k, card)
+
+
+@router.get("/products/{product_id}/bought-together")
+def bought_together(product: KnownProduct, session: SessionDep, recommender: Recommender,
+                    k: Count = 5) -> RecommendationList:
+    """Products found in the same orders as this one more often than chance would have it."""
+    model, card = recommender
+    limit = CANDIDATES_PER_RESULT * k + 10
+    index = model.index_of(product.id)
+    candidates = (model.bought_together_with(index, limit) if index is not None
+                  else model.bought_together_with_text(_text_of(product), limit))
+    return _respond(session, candidates, k, card, exclude=product.id)
+
+
+@router.get("/products/{product_id}/similar")
+def similar(product: KnownProduct, session: SessionDep, recommender: Recommender, k: Count = 5) -> RecommendationList:
+    """Products like this one: bought by the same customers, or described alike."""
+    model, card = recommender
+    limit = CANDIDATES_PER_RESULT * k + 10
+    index = model.index_of(product.id)
+    candidates = (model.similar_to(index, limit) if index is not None
+                  else model.similar_to_text(_text_of(product), limit))
+    return _respond(session, candidates, k, card, exclude=product.id)
+
+
+@router.get("/recommendations/popular")
+def popular(_caller: ServiceCaller, session: SessionDep, recommender: Recommender,
+            category: Annotated[str | None, Query(max_length=80)] = None, k: Count = 5) -> RecommendationList:
+    """Best sellers of late, overall or in one category (any case): for a customer who is not verified (yet)."""
+    model, card = recommender
+    if category is not None:
+        by_lower = {name.lower(): name for name in model.popular_by_category}
+        if category.strip().lower() not in by_lower:
+            raise ApiError(404, "category_not_found", "No category with that name.", categories=sorted(by_lower.values()))
+        category = by_lower[category.strip().lower()]
+    return _respond(session, model.popular(category, CANDIDATES_PER_RESULT * k + 10), k, card)
+
+
+@router.get("/products")
+def find_products(_caller: ServiceCaller, session: SessionDep,
+                  query: Annotated[str, Query(min_length=2, max_length=100, description="part of the name")],
+                  limit: Annotated[int, Query(ge=1, le=20)] = 5) -> list[ProductMatch]:
+    """Products whose name contains the text, names starting with it first."""
+    return [ProductMatch(product_id=p.id, sku=p.sku, name=p.name, category=p.category, price=p.price,
+                         in_stock=p.stock > 0)
+            for p in products_crud.find_by_name(session, fragment=query.strip(), limit=limit)]

@@ -1,0 +1,1 @@
+"""Reports built from the CRM data and its models."""

@@ -1,0 +1,194 @@
+"""Intent classifier: TF-IDF n-grams of the lemmatised text into a one-hidden-layer network.
+
+Features are TF-IDF word 1-2-grams of the tokens' lower-cased lemmas (from the pipeline's tokenizer) and TF-IDF
+character 2-5-grams within words of the lower-cased text, which absorb typos and inflections. The network (one ReLU
+layer with dropout, softmax output) is trained with TensorFlow, already in the bot's environment through Rasa, and
+runs at inference as two sparse-dense products in NumPy. Its softmax confidences feed the FallbackClassifier.
+On banking77 it beats the best linear model on the same features by about a point (docs/nlu.md).
+"""
+
+import json
+import logging
+import math
+from typing import Any
+
+import numpy as np
+import skops.io as sio
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy.sparse import csr_matrix, hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+logger = logging.getLogger(__name__)
+
+VECTORIZERS_FILE = "vectorizers.skops"
+WEIGHTS_FILE = "weights.npz"
+INTENTS_FILE = "intents.json"
+# What skops does not trust by default in the saved vectorizers: data (the IDF diagonal), no code.
+TRUSTED_TYPES = ["scipy.sparse._csr.csr_matrix"]
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    exp = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+class Featurizer:
+    """TF-IDF word n-grams of the lemmas and character n-grams of the lower-cased text."""
+
+    def __init__(self, config: dict[str, Any],
+                 vectorizers: tuple[TfidfVectorizer, TfidfVectorizer] | None = None) -> None:
+        common = {"sublinear_tf": True, "min_df": config["min_df"], "dtype": np.float32}
+        self.words, self.chars = vectorizers or (
+            TfidfVectorizer(ngram_range=tuple(config["word_ngrams"]), token_pattern=r"\S+", lowercase=False, **common),
+            TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(config["char_ngrams"]), **common))
+
+    @staticmethod
+    def _texts(messages: list[Message]) -> tuple[list[str], list[str]]:
+        lemmas = [" ".join(t.lemma.lower() for t in m.get(TOKENS_NAMES[TEXT], [])) for m in messages]
+        return lemmas, [m.get(TEXT).lower() for m in messages]
+
+    def fit_transform(self, messages: list[Message]) -> csr_matrix:
+        lemmas, texts = self._texts(messages)
+        return hstack([self.words.fit_transform(lemmas), self.chars.fit_transform(texts)]).tocsr()
+
+    def transform(self, messages: list[Message]) -> csr_matrix:
+        lemmas, texts = self._texts(messages)
+        return hstack([self.words.transform(lemmas), self.chars.transform(texts)]).tocsr()
+
+
+def train_network(features: csr_matrix, labels: np.ndarray, classes: int, config: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Fits input -> ReLU(hidden) -> dropout -> softmax with Adam on mini-batches; returns the weights."""
+    import tensorflow as tf
+
+    tf.random.set_seed(config["random_seed"])
+    init = tf.keras.initializers.GlorotUniform(seed=config["random_seed"])
+    weights = {"w1": tf.Variable(init((features.shape[1], config["hidden_units"]))),
+               "b1": tf.Variable(tf.zeros(config["hidden_units"])),
+               "w2": tf.Variable(init((config["hidden_units"], classes))), "b2": tf.Variable(tf.zeros(classes))}
+    optimizer = tf.keras.optimizers.Adam(config["learning_rate"])
+
+    @tf.function(input_signature=[tf.SparseTensorSpec([None, features.shape[1]], tf.float32),
+                                  tf.TensorSpec([None], tf.int64)])
+    def step(batch: tf.SparseTensor, targets: tf.Tensor) -> None:
+        with tf.GradientTape() as tape:
+            hidden = tf.nn.relu(tf.sparse.sparse_dense_matmul(batch, weights["w1"]) + weights["b1"])
+            logits = tf.nn.dropout(hidden, config["dropout"]) @ weights["w2"] + weights["b2"]
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits))
+        variables = list(weights.values())
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+
+    batch_size = config["batch_size"]
+    steps_per_epoch = math.ceil(features.shape[0] / batch_size)
+    epochs = max(config["epochs"], math.ceil(config["min_steps"] / steps_per_epoch))  # small data sets need more
+    rng = np.random.default_rng(config["random_seed"])
+    for _ in range(epochs):
+        order = rng.permutation(features.shape[0])
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            chunk = features[rows].tocoo()
+            step(tf.SparseTensor(np.stack([chunk.row, chunk.col], axis=1).astype(np.int64), chunk.data, chunk.shape),
+                 labels[rows])
+    return {name: variable.numpy() for name, variable in weights.items()}
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class NgramIntentClassifier(GraphComponent, IntentClassifier):
+    """Intent classifier on TF-IDF n-grams of lemmatised text with a small neural network."""
+
+    @classmethod
+    def required_components(cls) -> list[type]:
+        return [Tokenizer]
+
+    @staticmethod
+    def required_packages() -> list[str]:
+        return ["sklearn", "tensorflow", "skops"]
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {
+            "word_ngrams": [1, 2],
+            "char_ngrams": [2, 5],
+            "min_df": 2,  # n-grams seen once are mostly noise, and they would make most of the input layer
+            "hidden_units": 512,
+            "dropout": 0.5,
+            "learning_rate": 0.001,
+            "batch_size": 64,
+            "epochs": 8,
+            "min_steps": 400,
+            "random_seed": 42,
+            "ranking_length": 10,
+        }
+
+    def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+                 featurizer: Featurizer | None = None, weights: dict[str, np.ndarray] | None = None,
+                 intents: list[str] | None = None) -> None:
+        self.config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        self.featurizer = featurizer or Featurizer(self.config)
+        self.weights = weights
+        self.intents = intents or []
+
+    @classmethod
+    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "NgramIntentClassifier":
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
+        if not examples:
+            logger.debug("no intent examples: the intent classifier is not trained")
+            return self._resource
+        self.intents = sorted({e.get(INTENT) for e in examples})
+        labels = np.array([self.intents.index(e.get(INTENT)) for e in examples])
+        features = self.featurizer.fit_transform(examples)
+        self.weights = train_network(features, labels, len(self.intents), self.config)
+        self.persist()
+        return self._resource
+
+    def predict_proba(self, messages: list[Message]) -> np.ndarray:
+        """Intent probabilities, one row a message, columns in the order of ``self.intents``."""
+        w = self.weights
+        hidden = np.maximum(self.featurizer.transform(messages) @ w["w1"] + w["b1"], 0)
+        return softmax(hidden @ w["w2"] + w["b2"])
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        texts = [m for m in messages if m.get(TEXT)]
+        if not self.weights or not texts:
+            return messages
+        for message, probabilities in zip(texts, self.predict_proba(texts)):
+            ranking = [{"name": self.intents[i], "confidence": float(probabilities[i])}
+                       for i in np.argsort(-probabilities)[: self.config["ranking_length"] or None]]
+            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+        return messages
+
+    def persist(self) -> None:
+        with self._model_storage.write_to(self._resource) as directory:
+            sio.dump((self.featurizer.words, self.featurizer.chars), directory / VECTORIZERS_FILE)
+            np.savez(directory / WEIGHTS_FILE, **self.weights)
+            (directory / INTENTS_FILE).write_text(json.dumps(self.intents))
+
+    @classmethod
+    def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "NgramIntentClassifier":
+        try:
+            with model_storage.read_from(resource) as directory:
+                vectorizers = sio.load(directory / VECTORIZERS_FILE, trusted=TRUSTED_TYPES)
+                with np.load(directory / WEIGHTS_FILE, allow_pickle=False) as arrays:
+                    weights = dict(arrays)
+                intents = json.loads((directory / INTENTS_FILE).read_text())
+        except ValueError:
+            logger.debug(f"no trained intent classifier in resource '{resource.name}'")
+            return cls.create(config, model_storage, resource, execution_context)
+        featurizer = Featurizer({**cls.get_default_config(), **config}, vectorizers)
+        return cls(config, model_storage, resource, featurizer, weights, intents)
