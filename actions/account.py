@@ -10,7 +10,7 @@ from actions.crm_client import CrmClient
 from actions.customer import VerifiedCustomer, run_for_customer
 from actions.orders import offer_cancellation, offer_return, tell_invoice, tell_order_status, tell_refunds
 from actions.parsing import format_date, format_money
-from actions.verification import FORGET_FACTORS
+from actions.verification import forget_factors, verification_stopped
 
 
 async def tell_account_summary(dispatcher: CollectingDispatcher, customer: VerifiedCustomer, _tracker: Tracker) -> list[EventType]:
@@ -46,17 +46,14 @@ class ActionResumeRequest(Action):
         return "action_resume_request"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        forget_factors = [SlotSet(slot, value) for slot, value in FORGET_FACTORS.items()]
-        status = tracker.get_slot("verification_status")
-        if status in ("locked", "unavailable"):
-            if status == "locked":
-                dispatcher.utter_message(response="utter_verification_locked")
-            return forget_factors + [SlotSet("verification_status", None)]
+        forget = forget_factors()
+        if verification_stopped(dispatcher, tracker):
+            return forget + [SlotSet("verification_status", None)]
         handler = REQUEST_HANDLERS.get(tracker.get_slot("pending_request") or "")
         if handler is None:
             dispatcher.utter_message(response="utter_verified", first_name=tracker.get_slot("customer_first_name"))
-            return forget_factors
+            return forget
         events = await run_for_customer(dispatcher, tracker, lambda d, customer: handler(d, customer, tracker))
         if any(event.get("event") == "followup" for event in events):
-            return forget_factors + events  # verification expired: verify again, then this request
-        return forget_factors + events + [SlotSet("pending_request", None), SlotSet("order_number", None)]
+            return forget + events  # verification expired: verify again, then this request
+        return forget + events + [SlotSet("pending_request", None), SlotSet("order_number", None)]

@@ -10,7 +10,7 @@ from rasa_sdk.types import DomainDict
 from actions.crm_client import CrmClient, CrmRefused
 from actions.customer import VerifiedCustomer, run_for_customer
 from actions.parsing import clean_contact_value, find_contact_field, intent_name, parse_address
-from actions.verification import FORGET_FACTORS, IdentityValidation, identity_slots_needed
+from actions.verification import IdentityValidation, forget_factors, identity_slots_needed, verification_stopped
 
 FIELD_LABELS = {"email": "email address", "phone": "phone number", "address": "delivery address"}
 FIELD_KEYS = {label: key for key, label in FIELD_LABELS.items()}
@@ -84,11 +84,8 @@ class ActionConfirmContactChange(Action):
         return "action_confirm_contact_change"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        forget = [SlotSet(slot, value) for slot, value in FORGET_FACTORS.items()]
-        status = tracker.get_slot("verification_status")
-        if status in ("locked", "unavailable"):
-            if status == "locked":
-                dispatcher.utter_message(response="utter_verification_locked")
+        forget = forget_factors()
+        if verification_stopped(dispatcher, tracker):
             return forget + FORGET_CHANGE + [SlotSet("verification_status", None)]
         dispatcher.utter_message(response="utter_confirm_contact_change", contact_field=tracker.get_slot("contact_field"),
                                  contact_value=tracker.get_slot("contact_value"))

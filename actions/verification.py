@@ -9,6 +9,7 @@ CRM's token expires.
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -18,6 +19,19 @@ from actions.replies import say_crm_unavailable
 
 IDENTITY_SLOTS = ["customer_identifier", "customer_postcode"]
 FORGET_FACTORS = {"customer_identifier": None, "customer_postcode": None, "one_time_code_sent": False}
+
+
+def forget_factors() -> list[SlotSet]:
+    """Slot resets that drop the identifier and second factor once the verification form is over."""
+    return [SlotSet(slot, value) for slot, value in FORGET_FACTORS.items()]
+
+
+def verification_stopped(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """True when the form ended without a verification (locked out or CRM down); a locked customer is told why."""
+    status = tracker.get_slot("verification_status")
+    if status == "locked":
+        dispatcher.utter_message(response="utter_verification_locked")
+    return status in ("locked", "unavailable")
 
 
 def identity_slots_needed(tracker: Tracker) -> list[str]:
