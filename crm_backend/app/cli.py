@@ -64,6 +64,22 @@ def train_recs(engine: Engine, models_dir: Path) -> None:
           f"on {card.metrics['eval_customers']:,} held-out last orders")
 
 
+def train_missing_models(engine: Engine, models_dir: Path) -> None:
+    """What ``init`` does after seeding: train each model that has no version yet, so no endpoint answers 503."""
+    from app.ml.churn_training import MODEL_NAME as CHURN_MODEL
+    from app.ml.churn_training import train_churn_command
+    from app.ml.customer_scores import SEGMENTS_MODEL, VALUE_MODEL
+    from app.ml.recs_training import MODEL_NAME as RECS_MODEL
+    from app.ml.store import has_model
+
+    if not (has_model(models_dir, SEGMENTS_MODEL) and has_model(models_dir, VALUE_MODEL)):
+        train_segments(engine, models_dir)
+    if not has_model(models_dir, CHURN_MODEL):
+        train_churn_command(engine, models_dir)
+    if not has_model(models_dir, RECS_MODEL):
+        train_recs(engine, models_dir)
+
+
 def write_report(engine: Engine, models_dir: Path, out: Path) -> None:
     from app.ml.store import ModelUnavailable
     from app.reports.manager import build_report
@@ -84,10 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="bring the database schema up to date")
     for name, help_text in (("seed-demo", "load the demo shop (does nothing if it is there)"),
-                            ("init", "migrate, then seed the demo shop if it is not there (what make run does)")):
+                            ("init", "migrate, seed the demo shop if it is not there, train the models that are missing "
+                                     "(what make run does)")):
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("--customers", type=int, default=DEMO_CUSTOMERS)
         sub.add_argument("--products", type=int, default=DEMO_PRODUCTS)
+        if name == "init":
+            sub.add_argument("--models-dir", type=Path, default=None, help="defaults to CRM_MODELS_DIR, else var/models")
     retail = commands.add_parser("import-retail", help="import a transaction file in the UCI Online Retail layout")
     retail.add_argument("path", type=Path)
     patterns = commands.add_parser("export-catalog-patterns",
@@ -103,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def models_dir_from(args: argparse.Namespace) -> Path:
+    return args.models_dir or Path(os.environ.get("CRM_MODELS_DIR", DEFAULT_MODELS_DIR))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     database_url = args.database_url or os.environ.get("CRM_DATABASE_URL", DEFAULT_DATABASE_URL)
@@ -116,10 +139,12 @@ def main(argv: list[str] | None = None) -> int:
             import_retail(engine, args.path)
         else:
             seed_demo(engine, args.customers, args.products)
+        if args.command == "init":
+            train_missing_models(engine, models_dir_from(args))
         engine.dispose()
     if args.command in ("train-segments", "train-churn", "train-recs", "report"):
         engine = make_engine(database_url)
-        models_dir = args.models_dir or Path(os.environ.get("CRM_MODELS_DIR", DEFAULT_MODELS_DIR))
+        models_dir = models_dir_from(args)
         if args.command == "train-segments":
             train_segments(engine, models_dir)
         elif args.command == "train-churn":

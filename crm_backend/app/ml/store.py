@@ -48,6 +48,11 @@ def save_model(models_dir: Path, name: str, model: object, *, training_rows: int
     return card
 
 
+def has_model(models_dir: Path, name: str) -> bool:
+    """Whether a version of the model has been trained (its ``CURRENT`` pointer exists)."""
+    return (models_dir / name / "CURRENT").is_file()
+
+
 def load_model(models_dir: Path, name: str) -> tuple[Any, ModelCard]:
     """The current version of a model and its card; ``ModelUnavailable`` with a plain reason otherwise."""
     pointer = models_dir / name / "CURRENT"

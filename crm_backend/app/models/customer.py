@@ -28,4 +28,7 @@ class Customer(Base):
 
     orders: Mapped[list["Order"]] = relationship(back_populates="customer")
 
-    __table_args__ = (Index("ix_customers_postcode", "postcode"),)
+    __table_args__ = (
+        Index("ix_customers_postcode", "postcode"),
+        Index("ix_customers_created_at", "created_at"),
+    )

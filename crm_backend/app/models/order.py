@@ -46,7 +46,10 @@ class Order(Base):
         back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.id"
     )
 
-    __table_args__ = (Index("ix_orders_customer_placed", "customer_id", "placed_at"),)
+    __table_args__ = (
+        Index("ix_orders_customer_placed", "customer_id", "placed_at"),
+        Index("ix_orders_placed_at", "placed_at"),  # the models' "today": the latest order
+    )
 
 
 class OrderLine(Base):
