@@ -28,7 +28,8 @@ $(MODEL): $(BOT_SOURCES) | $(ENV_STAMPS)
 	@touch $(MODEL)
 
 run: $(ENV_STAMPS) $(MODEL)
-	$(CRM_PY) -m app.cli init
+	$(CRM_PY) ops/dev_secrets.py var/secrets.env
+	set -a && . var/secrets.env && set +a && $(CRM_PY) -m app.cli init
 	$(CRM_PY) ops/supervisor.py
 
 test: $(ENV_STAMPS) $(MODEL)

@@ -11,9 +11,10 @@ from pathlib import Path
 SECRET_NAMES = (
     "CRM_TOKEN_SECRET",
     "CRM_ACTIONS_API_KEY",
-    "CRM_AGENT_API_KEY",
     "ACTION_SERVER_SECRET",
     "APP_CHANNEL_SECRET",
+    "CRM_DEMO_AGENT_PASSWORD",  # the demo agents' (alice, ben) console password, set by `crm init`
+    "RASA_JWT_SECRET",  # signs the CRM's calls to Rasa's HTTP API (docs/handoff.md)
 )
 
 

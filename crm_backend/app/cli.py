@@ -1,6 +1,7 @@
-"""``crm``: the CRM's command line (database migrations and data loading)."""
+"""``crm``: the CRM's command line (database migrations, data loading, models and agent accounts)."""
 
 import argparse
+import getpass
 import os
 import sys
 from pathlib import Path
@@ -17,6 +18,8 @@ DEMO_CUSTOMERS = 3000
 DEMO_PRODUCTS = 300
 DEFAULT_MODELS_DIR = Settings.model_fields["models_dir"].default
 DEFAULT_REPORT = VAR_DIR / "reports" / "crm-report.html"
+NEW_AGENT_PASSWORD_ENV = "CRM_NEW_AGENT_PASSWORD"
+DEMO_AGENT_PASSWORD_ENV = "CRM_DEMO_AGENT_PASSWORD"
 
 
 def migrate(database_url: str) -> None:
@@ -29,6 +32,50 @@ def seed_demo(engine: Engine, customers: int, products: int) -> None:
     from app.data.demo import seed_demo_data
 
     print(seed_demo_data(engine, customers=customers, products=products).format())
+
+
+def seed_support(engine: Engine) -> None:
+    """Canned replies, and the demo agents when ``CRM_DEMO_AGENT_PASSWORD`` is set."""
+    from app.data.support_seed import ensure_demo_agents, seed_canned_replies
+
+    with make_session_factory(engine)() as session:
+        added = seed_canned_replies(session)
+        if added:
+            print(f"{added} canned replies added")
+        password = os.environ.get(DEMO_AGENT_PASSWORD_ENV)
+        if password:
+            try:
+                names = ensure_demo_agents(session, password)
+            except ValueError as error:
+                raise SystemExit(f"{DEMO_AGENT_PASSWORD_ENV}: {error}") from error
+            print(f"demo agents for the console: {', '.join(names)} (password: {DEMO_AGENT_PASSWORD_ENV})")
+
+
+def new_agent_password() -> str:
+    """From ``CRM_NEW_AGENT_PASSWORD``, else asked for twice without echo; never a command-line argument."""
+    password = os.environ.get(NEW_AGENT_PASSWORD_ENV)
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        raise SystemExit(f"set {NEW_AGENT_PASSWORD_ENV} or run this in a terminal to type the password")
+    password = getpass.getpass("password for the new agent: ")
+    if getpass.getpass("the same password again: ") != password:
+        raise SystemExit("the two passwords differ; nothing was created")
+    return password
+
+
+def create_agent_command(engine: Engine, username: str, display_name: str) -> None:
+    from app.services.agents import AgentExists, create_agent
+
+    password = new_agent_password()
+    with make_session_factory(engine)() as session:
+        try:
+            agent = create_agent(session, username=username, display_name=display_name, password=password)
+        except AgentExists as error:
+            raise SystemExit(f"an agent with the user name {username!r} already exists") from error
+        except ValueError as error:
+            raise SystemExit(str(error)) from error
+    print(f"agent {agent.username} ({agent.display_name}) created")
 
 
 def import_retail(engine: Engine, path: Path) -> None:
@@ -115,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train-segments", help="fit the RFM segments and the customer value model on the database")
     churn = commands.add_parser("train-churn", help="retrain the churn-risk model on the database, print held-out metrics")
     recs = commands.add_parser("train-recs", help="fit the product recommender on the database, print held-out HR@10")
+    agent = commands.add_parser("create-agent", help="add a support agent who signs into the console "
+                                                     f"(password from {NEW_AGENT_PASSWORD_ENV}, else asked for)")
+    agent.add_argument("--username", required=True, help="2-40 letters, digits, dots, dashes or underscores")
+    agent.add_argument("--display-name", required=True, help="shown to customers, e.g. 'Alice'")
     report = commands.add_parser("report", help="write the manager report: one self-contained HTML page")
     report.add_argument("--out", type=Path, default=DEFAULT_REPORT)
     for sub in (train, churn, recs, report):
@@ -140,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             seed_demo(engine, args.customers, args.products)
         if args.command == "init":
+            seed_support(engine)
             train_missing_models(engine, models_dir_from(args))
         engine.dispose()
     if args.command in ("train-segments", "train-churn", "train-recs", "report"):
@@ -156,9 +208,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             write_report(engine, models_dir, args.out)
         engine.dispose()
-    if args.command == "export-catalog-patterns":
+    if args.command in ("export-catalog-patterns", "create-agent"):
         engine = make_engine(database_url)
-        export_patterns(engine, args.path)
+        if args.command == "create-agent":
+            create_agent_command(engine, args.username, args.display_name)
+        else:
+            export_patterns(engine, args.path)
         engine.dispose()
     return 0
 

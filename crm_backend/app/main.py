@@ -1,10 +1,24 @@
-"""Builds the FastAPI application: settings, database, routers, error handling, body-size limit."""
+"""Builds the FastAPI application: settings, database, routers, web pages, error handling, body-size limit."""
 
 from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.errors import error_response, install_error_handlers
-from app.api.routes import churn, customers, handoffs, health, identity, interactions, orders, recommendations, segments
+from app.api.routes import (
+    agents,
+    churn,
+    conversations,
+    customers,
+    handoffs,
+    health,
+    identity,
+    interactions,
+    orders,
+    recommendations,
+    segments,
+    support,
+)
+from app.api.web import mount_web
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_session_factory
 
@@ -68,8 +82,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (health, identity, customers, orders, interactions, handoffs, segments, churn, recommendations):
+    for module in (health, agents, identity, customers, orders, interactions, handoffs, conversations, support, segments,
+                   churn, recommendations):
         api.include_router(module.router)
     app.include_router(api)
+    mount_web(app, settings.web_dir)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     return app

@@ -3,17 +3,26 @@
 import secrets
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.config import Config
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.core.db import make_engine, make_session_factory
+from app.core.security import issue_agent_token, issue_customer_token
+from app.main import create_app
+from app.models import OrderStatus
+from app.services.agents import create_agent, find_agent
+from factories import add_customer, add_order, add_product
 
 CRM_DIR = Path(__file__).resolve().parents[2] / "crm_backend"
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -86,7 +95,71 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         database_url=database_url,
         token_secret=secrets.token_urlsafe(32),
         actions_api_key=secrets.token_urlsafe(32),
-        agent_api_key=secrets.token_urlsafe(32),
         outbox_dir=tmp_path / "outbox",
         models_dir=tmp_path / "models",
     )
+
+
+def agent_headers(app: FastAPI, username: str = "alice", display_name: str = "Alice") -> dict[str, str]:
+    """Bearer headers of an agent of the app's database (created on first use), with the token signing in gives."""
+    with app.state.session_factory() as session:
+        agent = find_agent(session, username) or create_agent(
+            session, username=username, display_name=display_name, password=secrets.token_urlsafe(16))
+        settings: Settings = app.state.settings
+        token = issue_agent_token(settings.token_secret.get_secret_value(), agent.id, settings.agent_token_ttl_seconds)[0]
+    return {"Authorization": f"Bearer {token}"}
+
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Desk:
+    """The real app with two agents who can sign in (alice "Alice", ben "Ben") and a customer with an order."""
+
+    client: TestClient
+    settings: Settings
+    customer_id: int
+
+    @property
+    def actions(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.settings.actions_api_key.get_secret_value()}"}
+
+    def as_customer(self, conversation_id: str) -> dict[str, str]:
+        secret = self.settings.token_secret.get_secret_value()
+        return self.actions | {"X-Customer-Token": issue_customer_token(secret, self.customer_id, conversation_id, 600)[0]}
+
+    def login(self, username: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+        return self.client.post("/api/v1/agents/login", json={"username": username, "password": password})
+
+    def bearer(self, username: str) -> dict[str, str]:
+        response = self.login(username)
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['token']}"}
+
+    def session(self) -> Session:
+        return self.client.app.state.session_factory()  # type: ignore[attr-defined,no-any-return]
+
+
+@contextmanager
+def open_desk(settings: Settings) -> Iterator[Desk]:
+    app = create_app(settings)
+    with app.state.session_factory() as session:
+        create_agent(session, username="alice", display_name="Alice", password=PASSWORD)
+        create_agent(session, username="Ben", display_name="Ben", password=PASSWORD)
+        customer = add_customer(session, name="Cara Jones", email="cara@example.com", postcode="BS1 5TR")
+        lamp = add_product(session, sku="LP-01", name="Desk lamp", price="25.00")
+        add_order(session, customer=customer, number="SO-3000001", status=OrderStatus.delivered, days_ago=12, lines=[(lamp, 2)])
+        customer_id = customer.id
+    try:
+        with TestClient(app) as client:
+            yield Desk(client, settings, customer_id)
+    finally:
+        app.state.engine.dispose()
+
+
+@pytest.fixture
+def desk(settings: Settings) -> Iterator[Desk]:
+    """On SQLite and on PostgreSQL."""
+    with open_desk(settings) as desk:
+        yield desk

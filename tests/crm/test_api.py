@@ -13,6 +13,7 @@ from app.core.config import Settings
 from app.core.security import issue_customer_token
 from app.main import create_app
 from app.models import AuditEntry, Customer, OrderStatus
+from conftest import agent_headers
 from factories import add_customer, add_order, add_product
 
 
@@ -22,14 +23,11 @@ class Shop:
     settings: Settings
     alice_id: int
     bob_id: int
+    agent: dict[str, str]
 
     @property
     def actions(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.settings.actions_api_key.get_secret_value()}"}
-
-    @property
-    def agent(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.settings.agent_api_key.get_secret_value()}"}
 
     def verify(self, identifier: str, conversation: str = "conv-1", **factor: str):  # type: ignore[no-untyped-def]
         body = {"conversation_id": conversation, "identifier": identifier, **factor}
@@ -58,7 +56,7 @@ def shop(settings: Settings) -> Iterator[Shop]:
         add_order(session, customer=bob, number="SO-0000004", status=OrderStatus.paid, days_ago=1, lines=[(kettle, 2)])
         ids = alice.id, bob.id
     with TestClient(app) as client:
-        yield Shop(client, settings, *ids)
+        yield Shop(client, settings, *ids, agent=agent_headers(app))
     app.state.engine.dispose()
 
 
@@ -272,7 +270,7 @@ def test_unknown_fields_are_refused(shop: Shop) -> None:
     assert response.status_code == 422
 
 
-# --- interactions and handoff tickets -------------------------------------------------------------
+# --- interactions -----------------------------------------------------------------------------------
 
 
 def test_interactions_are_attributed_only_with_a_token(shop: Shop) -> None:
@@ -286,34 +284,3 @@ def test_interactions_are_attributed_only_with_a_token(shop: Shop) -> None:
     assert [h["text"] for h in history] == ["Where is my parcel??"]
     bad = shop.client.post("/api/v1/interactions", headers=shop.actions, json=message | {"sentiment": {"label": "furious", "score": 2}})
     assert bad.status_code == 422
-
-
-def test_handoff_ticket_lifecycle(shop: Shop) -> None:
-    create = {"conversation_id": "conv-7", "reason": "customer_request",
-              "transcript": [{"sender": "customer", "text": "I want a human"}]}
-    first = shop.client.post("/api/v1/handoffs", headers=shop.as_customer(shop.token_for(shop.alice_id)), json=create)
-    assert first.status_code == 201
-    ticket = first.json()
-    assert ticket["customer_id"] == shop.alice_id and ticket["status"] == "waiting"
-    again = shop.client.post("/api/v1/handoffs", headers=shop.actions, json=create)
-    assert again.json()["id"] == ticket["id"]  # one open ticket per conversation
-    complaint = shop.client.post("/api/v1/handoffs", headers=shop.actions,
-                                 json={"conversation_id": "conv-8", "reason": "complaint"}).json()
-    queue = shop.client.get("/api/v1/handoffs", headers=shop.agent).json()["tickets"]
-    assert [t["id"] for t in queue] == [complaint["id"], ticket["id"]]
-
-    path = f"/api/v1/handoffs/{ticket['id']}"
-    assert shop.client.post(f"{path}/messages", headers=shop.agent, json={"text": "Hi!"}).status_code == 409
-    assert shop.client.post(f"{path}/claim", headers=shop.agent, json={"agent_name": "Priya"}).status_code == 200
-    second_claim = shop.client.post(f"{path}/claim", headers=shop.agent, json={"agent_name": "Tom"})
-    assert second_claim.status_code == 409 and second_claim.json()["error"]["code"] == "already_claimed"
-    reply = shop.client.post(f"{path}/messages", headers=shop.agent, json={"text": "Hi, Priya here."}).json()
-    assert reply["sender"] == "agent" and reply["author"] == "Priya"
-    customer_says = shop.client.post(f"{path}/messages", headers=shop.actions, json={"text": "Thanks"}).json()
-    assert customer_says["sender"] == "customer"
-    since_reply = shop.client.get(f"{path}/messages?after={reply['id']}", headers=shop.actions).json()
-    assert [m["text"] for m in since_reply] == ["Thanks"]
-    resolved = shop.client.post(f"{path}/resolve", headers=shop.agent, json={"note": "Refund issued"})
-    assert resolved.json()["status"] == "resolved" and resolved.json()["resolution_note"] == "Refund issued"
-    assert shop.client.post(f"{path}/messages", headers=shop.actions, json={"text": "hello?"}).status_code == 409
-    assert shop.client.get("/api/v1/handoffs/424242", headers=shop.agent).status_code == 404

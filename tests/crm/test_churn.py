@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.cli import main as crm
@@ -31,7 +31,7 @@ from app.ml.features import customer_features
 from app.ml.store import ModelCard, load_model
 from app.ml.telco import TELCO_CSV, load_telco, telco_churn_model
 from app.models import Customer, HandoffTicket, Interaction, Order, OrderStatus, SentimentLabel, TicketStatus
-from conftest import migrate
+from conftest import agent_headers, migrate
 from factories import NOW, add_customer, add_order, add_product
 
 ANCHOR = datetime(2026, 6, 1, tzinfo=timezone.utc)
@@ -81,8 +81,9 @@ def _message(session: Session, customer: Customer, days_ago: float, intent: str,
 
 def _ticket(session: Session, customer: Customer, conversation: str, reason: str, days_ago: float,
             resolved_days_ago: float | None) -> None:
+    created_at = NOW - timedelta(days=days_ago)
     session.add(HandoffTicket(
-        conversation_id=conversation, customer_id=customer.id, reason=reason, created_at=NOW - timedelta(days=days_ago),
+        conversation_id=conversation, customer_id=customer.id, reason=reason, created_at=created_at, queue_at=created_at,
         status=TicketStatus.waiting if resolved_days_ago is None else TicketStatus.resolved,
         resolved_at=None if resolved_days_ago is None else NOW - timedelta(days=resolved_days_ago)))
 
@@ -225,7 +226,7 @@ def test_contributions_add_up_to_the_probability(demo: Demo, demo_session: Sessi
 
 def _client(demo: Demo, models_dir: Path | None = None) -> tuple[TestClient, Settings]:
     settings = Settings(database_url=demo.url, token_secret=secrets.token_urlsafe(32),
-                        actions_api_key=secrets.token_urlsafe(32), agent_api_key=secrets.token_urlsafe(32),
+                        actions_api_key=secrets.token_urlsafe(32),
                         models_dir=models_dir or demo.models_dir)
     return TestClient(create_app(settings)), settings
 
@@ -237,8 +238,8 @@ def api(demo: Demo) -> Iterator[tuple[TestClient, Settings]]:
         yield client, settings
 
 
-def _agent(settings: Settings) -> dict[str, str]:
-    return {"Authorization": f"Bearer {settings.agent_api_key.get_secret_value()}"}
+def _agent(client: TestClient) -> dict[str, str]:
+    return agent_headers(client.app)  # type: ignore[arg-type]
 
 
 def _bot(settings: Settings, customer_id: int | None = None) -> dict[str, str]:
@@ -250,15 +251,15 @@ def _bot(settings: Settings, customer_id: int | None = None) -> dict[str, str]:
 
 
 def test_risk_of_a_drifting_and_a_loyal_customer(api: tuple[TestClient, Settings], demo: Demo) -> None:
-    client, settings = api
-    sam = client.get(f"/api/v1/customers/{SAM}/churn-risk", headers=_agent(settings))
+    client, _ = api
+    sam = client.get(f"/api/v1/customers/{SAM}/churn-risk", headers=_agent(client))
     assert sam.status_code == 200, sam.text
     body = sam.json()
     assert body["band"] == "high" and body["probability"] >= HIGH_RISK and body["model_version"] == demo.card.version
     assert body["as_of"].startswith("2026-06-01")
     assert "no order for 130 days, down from every 68 days" in body["reasons"]
     assert "5 of the last 5 messages were negative" in body["reasons"]
-    jane = client.get(f"/api/v1/customers/{JANE}/churn-risk", headers=_agent(settings)).json()
+    jane = client.get(f"/api/v1/customers/{JANE}/churn-risk", headers=_agent(client)).json()
     assert jane["band"] == "low" and jane["probability"] < 0.3
 
 
@@ -273,27 +274,27 @@ def test_the_bot_sees_only_the_verified_customer(api: tuple[TestClient, Settings
 
 def test_customers_without_orders_closed_accounts_and_unknown_customers(api: tuple[TestClient, Settings],
                                                         demo_session: Session) -> None:
-    client, settings = api
+    client, _ = api
     no_orders = demo_session.scalar(select(Customer.id).where(~Customer.orders.any(), Customer.closed_at.is_(None)))
-    body = client.get(f"/api/v1/customers/{no_orders}/churn-risk", headers=_agent(settings)).json()
+    body = client.get(f"/api/v1/customers/{no_orders}/churn-risk", headers=_agent(client)).json()
     assert body["probability"] is None and body["band"] == "not_scored" and "no orders yet" in body["reasons"][0]
     closed = demo_session.scalar(select(Customer.id).where(Customer.closed_at.is_not(None)))
-    body = client.get(f"/api/v1/customers/{closed}/churn-risk", headers=_agent(settings)).json()
+    body = client.get(f"/api/v1/customers/{closed}/churn-risk", headers=_agent(client)).json()
     assert body["band"] == "not_scored" and body["reasons"][0].startswith("account closed on 20")
-    missing = client.get("/api/v1/customers/999999/churn-risk", headers=_agent(settings))
+    missing = client.get("/api/v1/customers/999999/churn-risk", headers=_agent(client))
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "customer_not_found"
 
 
 def test_high_risk_list_is_sorted_and_for_agents_only(api: tuple[TestClient, Settings], demo: Demo) -> None:
     client, settings = api
-    response = client.get("/api/v1/churn/high-risk?limit=25", headers=_agent(settings))
+    response = client.get("/api/v1/churn/high-risk?limit=25", headers=_agent(client))
     assert response.status_code == 200, response.text
     body = response.json()
     probabilities = [row["probability"] for row in body["customers"]]
     assert len(probabilities) == 25 and probabilities == sorted(probabilities, reverse=True)
     assert min(probabilities) >= HIGH_RISK and body["model_version"] == demo.card.version
     assert client.get("/api/v1/churn/high-risk", headers=_bot(settings, SAM)).status_code == 403
-    assert client.get("/api/v1/churn/high-risk?limit=0", headers=_agent(settings)).status_code == 422
+    assert client.get("/api/v1/churn/high-risk?limit=0", headers=_agent(client)).status_code == 422
 
 
 def test_missing_or_corrupt_model_gives_503(demo: Demo, tmp_path: Path) -> None:
@@ -307,12 +308,34 @@ def test_missing_or_corrupt_model_gives_503(demo: Demo, tmp_path: Path) -> None:
         (tmp_path / f"corrupt{number}" / "churn" / "CURRENT").write_text(version)
         corrupt_dirs.append(tmp_path / f"corrupt{number}")
     for models_dir in (tmp_path / "empty", *corrupt_dirs):
-        client, settings = _client(demo, models_dir)
+        client, _ = _client(demo, models_dir)
         with client:
             for path in (f"/api/v1/customers/{SAM}/churn-risk", "/api/v1/churn/high-risk"):
-                response = client.get(path, headers=_agent(settings))
+                response = client.get(path, headers=_agent(client))
                 assert response.status_code == 503, (models_dir, path)
                 assert response.json()["error"]["code"] == "model_unavailable"
+
+
+def test_a_handoff_carries_the_churn_risk_and_a_customer_at_risk_goes_first(api: tuple[TestClient, Settings],
+                                                                           demo: Demo, demo_session: Session) -> None:
+    client, settings = api
+    requests = [("plain", None), ("sam", SAM), ("jane", JANE)]
+    try:
+        ids = {name: client.post("/api/v1/handoffs", headers=_bot(settings, customer),
+                                 json={"conversation_id": f"churn-{name}", "reason": "customer_request"}).json()["id"]
+               for name, customer in requests}
+        sam = client.get(f"/api/v1/handoffs/{ids['sam']}", headers=_agent(client)).json()
+        churn = sam["context"]["churn"]
+        assert churn["band"] == "high" and churn["model_version"] == demo.card.version
+        assert "no order for 130 days, down from every 68 days" in churn["reasons"]
+        assert sam["priority"] == 3.0  # a plain request (1) from a customer at high risk (+2)
+        jane = client.get(f"/api/v1/handoffs/{ids['jane']}", headers=_agent(client)).json()
+        assert jane["context"]["churn"]["band"] == "low" and jane["priority"] == 1.0
+        queue = client.get("/api/v1/handoffs", headers=_agent(client)).json()["tickets"]
+        assert [t["id"] for t in queue] == [ids["sam"], ids["plain"], ids["jane"]]
+    finally:  # the module's shop is shared: leave no ticket behind to change the features of later tests
+        demo_session.execute(delete(HandoffTicket).where(HandoffTicket.conversation_id.like("churn-%")))
+        demo_session.commit()
 
 
 # --- the public benchmark's data ---------------------------------------------------------------

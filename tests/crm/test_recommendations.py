@@ -25,6 +25,7 @@ from app.ml.recs_eval import hold_out_last_step, ranking_metrics, sample_negativ
 from app.ml.recs_training import MODEL_NAME, evaluate, train
 from app.ml.shop_recs import PurchaseHistory, ShopRecommender, fit_shop_recommender
 from app.models import Customer, Product
+from conftest import agent_headers
 
 ANCHOR = datetime(2025, 3, 1, tzinfo=timezone.utc)
 TODAY = recs_data.day_number(ANCHOR)
@@ -189,7 +190,7 @@ class Api:
     product_id: int
 
     def agent(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.settings.agent_api_key.get_secret_value()}"}
+        return agent_headers(self.client.app)  # type: ignore[arg-type]
 
     def bot(self, customer_id: int | None = None) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self.settings.actions_api_key.get_secret_value()}"}

@@ -26,7 +26,7 @@ from app.ml.segments import PROSPECT, SEGMENT_ORDER, RFMScorer, assign_segments
 from app.models import Customer
 from app.reports.churn_scores import ChurnScores
 from app.reports.manager import build_report
-from conftest import migrate
+from conftest import agent_headers, migrate
 
 ANCHOR = datetime(2026, 6, 1, tzinfo=timezone.utc)
 CUSTOMERS, PRODUCTS = 600, 120
@@ -87,7 +87,7 @@ class Trained:
 
     def settings(self, models_dir: Path | None = None) -> Settings:
         return Settings(database_url=self.url, token_secret=secrets.token_urlsafe(32),
-                        actions_api_key=secrets.token_urlsafe(32), agent_api_key=secrets.token_urlsafe(32),
+                        actions_api_key=secrets.token_urlsafe(32),
                         outbox_dir=self.models_dir.parent / "outbox", models_dir=models_dir or self.models_dir)
 
 
@@ -162,10 +162,7 @@ def test_the_segments_card_holds_the_cut_points_and_the_kmeans_check(trained: Tr
 class Api:
     client: TestClient
     settings: Settings
-
-    @property
-    def agent(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.settings.agent_api_key.get_secret_value()}"}
+    agent: dict[str, str]
 
     @property
     def actions(self) -> dict[str, str]:
@@ -179,7 +176,7 @@ class Api:
 def _api(settings: Settings) -> Iterator[Api]:
     app = create_app(settings)
     with TestClient(app) as client:
-        yield Api(client, settings)
+        yield Api(client, settings, agent_headers(app))
     app.state.engine.dispose()
 
 

@@ -10,8 +10,15 @@ from sqlalchemy.orm import Session
 
 from app.api.errors import ApiError
 from app.core.config import Settings
-from app.core.security import CustomerClaims, InvalidTokenError, ServiceRole, read_customer_token, role_for_key
-from app.models import Customer
+from app.core.security import (
+    CustomerClaims,
+    InvalidTokenError,
+    ServiceRole,
+    key_matches,
+    read_agent_token,
+    read_customer_token,
+)
+from app.models import Agent, Customer
 
 
 def get_settings(request: Request) -> Settings:
@@ -26,36 +33,56 @@ def get_session(request: Request) -> Iterator[Session]:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
-_bearer = HTTPBearer(auto_error=False, description="Service key of the action server or of the agents")
+_bearer = HTTPBearer(auto_error=False, description="The action server's service key, or an agent's sign-in token")
 
 
-def get_service_role(
-    settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> ServiceRole:
-    keys = {
-        ServiceRole.actions: settings.actions_api_key.get_secret_value(),
-        ServiceRole.agent: settings.agent_api_key.get_secret_value(),
-    }
-    role = role_for_key(credentials.credentials, keys) if credentials else None
-    if role is None:
-        raise ApiError(401, "unauthenticated", "A valid service key is required.", headers={"WWW-Authenticate": "Bearer"})
-    return role
+@dataclass(frozen=True)
+class Caller:
+    """The action server (service key), or a signed-in agent (agent token) with their account."""
+
+    role: ServiceRole
+    agent: Agent | None = None
 
 
-ServiceCaller = Annotated[ServiceRole, Depends(get_service_role)]
+def _unauthenticated(message: str) -> ApiError:
+    return ApiError(401, "unauthenticated", message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def require_role(*allowed: ServiceRole):  # type: ignore[no-untyped-def]
-    def _check(role: ServiceCaller) -> ServiceRole:
-        if role not in allowed:
-            raise ApiError(403, "forbidden", "This service may not call this endpoint.")
-        return role
+def get_caller(
+    settings: SettingsDep, session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Caller:
+    if credentials is None:
+        raise _unauthenticated("A valid service key or agent sign-in is required.")
+    presented = credentials.credentials
+    if key_matches(presented, settings.actions_api_key.get_secret_value()):
+        return Caller(ServiceRole.actions)
+    try:
+        claims = read_agent_token(settings.token_secret.get_secret_value(), presented)
+    except InvalidTokenError as error:
+        raise _unauthenticated("A valid service key or agent sign-in is required.") from error
+    agent = session.get(Agent, claims.agent_id)
+    if agent is None or not agent.is_active:
+        raise _unauthenticated("This agent account is not active any more.")
+    return Caller(ServiceRole.agent, agent)
 
-    return Depends(_check)
+
+ServiceCaller = Annotated[Caller, Depends(get_caller)]
 
 
-ActionsOnly = Annotated[ServiceRole, require_role(ServiceRole.actions)]
-AgentOnly = Annotated[ServiceRole, require_role(ServiceRole.agent)]
+def actions_only(caller: ServiceCaller) -> Caller:
+    if caller.role is not ServiceRole.actions:
+        raise ApiError(403, "forbidden", "Only the assistant's action server may call this endpoint.")
+    return caller
+
+
+def agent_only(caller: ServiceCaller) -> Agent:
+    if caller.agent is None:
+        raise ApiError(403, "forbidden", "Only a signed-in agent may call this endpoint.")
+    return caller.agent
+
+
+ActionsOnly = Annotated[Caller, Depends(actions_only)]
+AgentOnly = Annotated[Agent, Depends(agent_only)]
 
 CustomerTokenHeader = Annotated[
     str | None, Header(alias="X-Customer-Token", description="Token from identity verification")
@@ -81,9 +108,9 @@ class CustomerAccess:
     actor: str
 
 
-def get_customer_access(customer_id: int, role: ServiceCaller, claims: OptionalClaims, session: SessionDep) -> CustomerAccess:
+def get_customer_access(customer_id: int, caller: ServiceCaller, claims: OptionalClaims, session: SessionDep) -> CustomerAccess:
     """Agents may open any customer; the bot only the customer whose verified token it holds."""
-    if role is ServiceRole.actions:
+    if caller.agent is None:
         if claims is None:
             raise ApiError(401, "customer_verification_required", "The customer's identity must be verified first.")
         if claims.customer_id != customer_id:
@@ -91,7 +118,7 @@ def get_customer_access(customer_id: int, role: ServiceCaller, claims: OptionalC
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise ApiError(404, "customer_not_found", "No customer with that id.")
-    actor = f"customer:{customer_id}" if role is ServiceRole.actions else "agent"
+    actor = f"agent:{caller.agent.username}" if caller.agent else f"customer:{customer_id}"
     return CustomerAccess(customer=customer, actor=actor)
 
 

@@ -1,13 +1,17 @@
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
-from app.models import HandoffTicket, Interaction, TicketMessage, TicketStatus
+from app.models import Agent, CannedReply, HandoffTicket, Interaction, MessageSender, TicketMessage, TicketStatus
 from app.schemas.support import HandoffCreate, InteractionCreate
+
+OPEN_STATUSES = (TicketStatus.waiting, TicketStatus.claimed)
 
 
 def log_interaction(session: Session, *, data: InteractionCreate, customer_id: int | None) -> Interaction:
+    """Log the message; while the conversation is handed over, the agent also gets it in the ticket."""
     interaction = Interaction(
         conversation_id=data.conversation_id,
         customer_id=customer_id,
@@ -19,6 +23,10 @@ def log_interaction(session: Session, *, data: InteractionCreate, customer_id: i
         sentiment_score=data.sentiment.score if data.sentiment else None,
     )
     session.add(interaction)
+    ticket_id = session.scalar(select(HandoffTicket.id).where(
+        HandoffTicket.conversation_id == data.conversation_id, HandoffTicket.status.in_(OPEN_STATUSES)))
+    if ticket_id is not None:
+        session.add(TicketMessage(ticket_id=ticket_id, sender=MessageSender.customer, author=None, text=data.text))
     session.commit()
     return interaction
 
@@ -35,7 +43,8 @@ def list_interactions(session: Session, *, customer_id: int, limit: int) -> list
 
 
 def _ticket_query():  # type: ignore[no-untyped-def]
-    return select(HandoffTicket).options(selectinload(HandoffTicket.messages))
+    """Tickets with their messages, always read fresh from the database (sessions keep objects after commit)."""
+    return select(HandoffTicket).options(selectinload(HandoffTicket.messages)).execution_options(populate_existing=True)
 
 
 def get_ticket(session: Session, *, ticket_id: int) -> HandoffTicket | None:
@@ -44,57 +53,95 @@ def get_ticket(session: Session, *, ticket_id: int) -> HandoffTicket | None:
 
 def open_ticket_for_conversation(session: Session, *, conversation_id: str) -> HandoffTicket | None:
     return session.scalar(
-        _ticket_query().where(
-            HandoffTicket.conversation_id == conversation_id, HandoffTicket.status != TicketStatus.resolved
-        )
+        _ticket_query().where(HandoffTicket.conversation_id == conversation_id, HandoffTicket.status.in_(OPEN_STATUSES))
     )
 
 
-def create_ticket(session: Session, *, data: HandoffCreate, customer_id: int | None, priority: float) -> HandoffTicket:
-    """Open a ticket, or return the conversation's open one so a repeated request never queues twice."""
-    existing = open_ticket_for_conversation(session, conversation_id=data.conversation_id)
-    if existing is not None:
-        return existing
+def latest_ticket_for_conversation(session: Session, *, conversation_id: str) -> HandoffTicket | None:
+    return session.scalar(
+        _ticket_query().where(HandoffTicket.conversation_id == conversation_id).order_by(HandoffTicket.id.desc()).limit(1)
+    )
+
+
+def create_ticket(session: Session, *, data: HandoffCreate, customer_id: int | None, channel: str | None,
+                  priority: float, created_at: datetime, queue_at: datetime, context: dict[str, Any]) -> HandoffTicket:
     ticket = HandoffTicket(
         conversation_id=data.conversation_id,
         customer_id=customer_id,
         reason=data.reason.value,
+        channel=channel,
         priority=priority,
+        queue_at=queue_at,
         transcript=[entry.model_dump(mode="json") for entry in data.transcript],
-        context=data.context,
+        context=context,
+        created_at=created_at,
     )
     session.add(ticket)
     session.commit()
     return get_ticket(session, ticket_id=ticket.id)  # type: ignore[return-value]
 
 
-def ticket_queue(session: Session, *, status: TicketStatus | None, limit: int) -> list[HandoffTicket]:
-    query = _ticket_query().order_by(HandoffTicket.priority.desc(), HandoffTicket.created_at, HandoffTicket.id).limit(limit)
+def ticket_queue(session: Session, *, status: TicketStatus | None, agent_id: int | None, limit: int) -> list[HandoffTicket]:
+    """By effective priority (see ``app.services.priority``), then by id."""
+    query = _ticket_query().order_by(HandoffTicket.queue_at, HandoffTicket.id).limit(limit)
     if status is not None:
         query = query.where(HandoffTicket.status == status)
+    if agent_id is not None:
+        query = query.where(HandoffTicket.agent_id == agent_id)
     return list(session.scalars(query))
 
 
-def claim_ticket(session: Session, *, ticket_id: int, agent_name: str) -> bool:
-    """Claim atomically: of several agents claiming at once, exactly one wins."""
+def claim_ticket(session: Session, *, ticket_id: int, agent: Agent) -> bool:
+    """Claim atomically (of several agents claiming at once, exactly one wins) and say so in the conversation."""
     result = session.execute(
         update(HandoffTicket)
         .where(HandoffTicket.id == ticket_id, HandoffTicket.status == TicketStatus.waiting)
-        .values(status=TicketStatus.claimed, agent=agent_name, claimed_at=datetime.now(timezone.utc))
+        .values(status=TicketStatus.claimed, agent_id=agent.id, agent=agent.display_name,
+                claimed_at=datetime.now(timezone.utc))
     )
+    if result.rowcount != 1:
+        session.rollback()
+        return False
+    session.add(TicketMessage(ticket_id=ticket_id, sender=MessageSender.system, author=agent.display_name,
+                              text=f"{agent.display_name} joined the conversation"))
     session.commit()
-    return result.rowcount == 1
+    return True
 
 
-def add_ticket_message(session: Session, *, ticket: HandoffTicket, sender: str, author: str | None, text: str) -> TicketMessage:
-    message = TicketMessage(ticket_id=ticket.id, sender=sender, author=author, text=text)
+def add_agent_message(session: Session, *, ticket: HandoffTicket, agent: Agent, text: str) -> TicketMessage:
+    message = TicketMessage(ticket_id=ticket.id, sender=MessageSender.agent, author=agent.display_name, text=text)
     session.add(message)
     session.commit()
     return message
 
 
-def resolve_ticket(session: Session, *, ticket: HandoffTicket, note: str) -> None:
-    ticket.status = TicketStatus.resolved
-    ticket.resolution_note = note or None
-    ticket.resolved_at = datetime.now(timezone.utc)
+def resolve_ticket(session: Session, *, ticket_id: int, agent: Agent, note: str) -> bool:
+    """Resolve a ticket the agent holds; ``False`` if it was resolved meanwhile."""
+    result = session.execute(
+        update(HandoffTicket)
+        .where(HandoffTicket.id == ticket_id, HandoffTicket.status == TicketStatus.claimed,
+               HandoffTicket.agent_id == agent.id)
+        .values(status=TicketStatus.resolved, resolution_note=note or None, resolved_at=datetime.now(timezone.utc))
+    )
     session.commit()
+    return result.rowcount == 1
+
+
+def rate_ticket(session: Session, *, ticket_id: int, rating: int, comment: str | None) -> bool:
+    """Record the customer's rating once, and only after the ticket is resolved."""
+    result = session.execute(
+        update(HandoffTicket)
+        .where(HandoffTicket.id == ticket_id, HandoffTicket.status == TicketStatus.resolved,
+               HandoffTicket.rating.is_(None))
+        .values(rating=rating, rating_comment=comment or None, rated_at=datetime.now(timezone.utc))
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def messages_after(ticket: HandoffTicket, *, after: int, senders: tuple[MessageSender, ...] | None = None) -> list[TicketMessage]:
+    return [m for m in ticket.messages if m.id > after and (senders is None or m.sender in senders)]
+
+
+def canned_replies(session: Session) -> list[CannedReply]:
+    return list(session.scalars(select(CannedReply).order_by(CannedReply.id)))

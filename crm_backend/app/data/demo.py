@@ -36,6 +36,8 @@ from app.models import (
     SentimentLabel,
     TicketStatus,
 )
+from app.schemas.support import HandoffReason
+from app.services.priority import queue_position, ticket_priority
 
 SEED = 20240601
 HISTORY_DAYS = 548  # a year and a half of orders
@@ -390,8 +392,11 @@ def _add_conversations(rows: Rows, rng: random.Random, shopper: Shopper, anchor:
 
 
 def _add_resolved_ticket(rows: Rows, shopper: Shopper, moment: datetime, complaint: dict[str, Any]) -> None:
+    """A past complaint an agent dealt with: resolved long ago, so it is history, never in the live queue."""
+    priority = ticket_priority(HandoffReason.complaint, None, 1.0)
     rows.add(HandoffTicket.__table__, conversation_id=complaint["conversation_id"], customer_id=shopper.customer_id,
-             reason="complaint", status=TicketStatus.resolved, priority=3.0, agent="Demo Agent",
+             reason=HandoffReason.complaint.value, channel=complaint["channel"], status=TicketStatus.resolved,
+             priority=priority, queue_at=queue_position(moment, priority), agent="Demo Agent",
              transcript=[{"sender": "customer", "text": complaint["text"], "sent_at": moment.isoformat()}],
              context={}, resolution_note="Apologised and explained the next steps.", created_at=moment,
              claimed_at=moment + timedelta(minutes=4), resolved_at=moment + timedelta(minutes=25))

@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, Float, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Enum, Float, ForeignKey, Index, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import Base
@@ -47,8 +47,18 @@ class TicketStatus(str, enum.Enum):
     resolved = "resolved"
 
 
+class MessageSender(str, enum.Enum):
+    customer = "customer"
+    agent = "agent"
+    system = "system"  # e.g. "Alice joined the conversation"
+
+
 class HandoffTicket(Base):
-    """A conversation handed over to a human agent."""
+    """A conversation handed over to a human agent.
+
+    ``queue_at`` orders the queue: the ticket is served as if it had arrived ``priority`` x ``PRIORITY_HEAD_START``
+    earlier (see ``app.services.priority``).
+    """
 
     __tablename__ = "handoff_tickets"
 
@@ -56,37 +66,43 @@ class HandoffTicket(Base):
     conversation_id: Mapped[str] = mapped_column(String(128))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
     reason: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str | None] = mapped_column(String(40))
     status: Mapped[TicketStatus] = mapped_column(
         Enum(TicketStatus, native_enum=False, length=10), default=TicketStatus.waiting
     )
     priority: Mapped[float] = mapped_column(Float, default=0.0)
-    agent: Mapped[str | None] = mapped_column(String(120))
+    queue_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    agent: Mapped[str | None] = mapped_column(String(120))  # the agent's display name when claimed
     transcript: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     resolution_note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rating: Mapped[int | None] = mapped_column(SmallInteger)
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     messages: Mapped[list["TicketMessage"]] = relationship(
         back_populates="ticket", cascade="all, delete-orphan", order_by="TicketMessage.id"
     )
 
     __table_args__ = (
-        Index("ix_handoff_tickets_queue", "status", "priority", "created_at"),
+        Index("ix_handoff_tickets_queue", "status", "queue_at"),
         Index("ix_handoff_tickets_conversation", "conversation_id", "status"),
         Index("ix_handoff_tickets_customer", "customer_id"),
     )
 
 
 class TicketMessage(Base):
-    """A message posted into a handed-over conversation (by the agent, the customer or the bot)."""
+    """A message in a handed-over conversation: from the customer, the agent, or the system."""
 
     __tablename__ = "ticket_messages"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("handoff_tickets.id", ondelete="CASCADE"))
-    sender: Mapped[str] = mapped_column(String(20))
+    sender: Mapped[MessageSender] = mapped_column(Enum(MessageSender, native_enum=False, length=20))
     author: Mapped[str | None] = mapped_column(String(120))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -94,3 +110,14 @@ class TicketMessage(Base):
     ticket: Mapped[HandoffTicket] = relationship(back_populates="messages")
 
     __table_args__ = (Index("ix_ticket_messages_ticket", "ticket_id", "id"),)
+
+
+class CannedReply(Base):
+    """A ready-made answer agents pick in the console and adapt before sending."""
+
+    __tablename__ = "canned_replies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(80), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

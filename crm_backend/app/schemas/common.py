@@ -5,7 +5,6 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 ConversationId = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[\w.:@-]+$")
 ]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 MessageText = Annotated[str, StringConstraints(min_length=1, max_length=5000)]
 
 

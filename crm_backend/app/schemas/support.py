@@ -4,8 +4,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from app.models import SentimentLabel, TicketStatus
-from app.schemas.common import ConversationId, MessageText, RequestModel, ShortText
+from app.models import MessageSender, SentimentLabel, TicketStatus
+from app.schemas.common import ConversationId, MessageText, RequestModel
 
 Channel = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9_-]{1,40}$")]
 IntentName = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[\w/.-]{1,80}$")]
@@ -53,48 +53,87 @@ class TranscriptEntry(RequestModel):
 
 
 class HandoffCreate(RequestModel):
+    """What the assistant knows; the CRM builds the ticket's context itself."""
+
     conversation_id: ConversationId
     reason: HandoffReason
+    channel: Channel | None = Field(default=None, description="defaults to the channel of the conversation's last logged message")
     transcript: list[TranscriptEntry] = Field(default_factory=list, max_length=500)
-    context: dict[str, Any] = Field(default_factory=dict, max_length=50)
 
 
 class TicketMessageCreate(RequestModel):
     text: MessageText
 
 
-class HandoffClaim(RequestModel):
-    agent_name: ShortText
-
-
 class HandoffResolve(RequestModel):
     note: Annotated[str, StringConstraints(max_length=5000)] = ""
 
 
+class HandoffRating(RequestModel):
+    rating: int = Field(ge=1, le=5)
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+
+
+class Availability(BaseModel):
+    within_hours: bool
+    agents_online: int
+    hours: str = Field(description="the support hours, readable")
+    next_opening: datetime | None = Field(description="when the next support window starts; null while open")
+
+
 class TicketMessagePublic(BaseModel):
     id: int
-    sender: str
+    sender: MessageSender
     author: str | None
     text: str
     created_at: datetime
 
 
-class HandoffPublic(BaseModel):
+class HandoffState(BaseModel):
+    """A ticket as the customer's side may see it: no context, no transcript."""
+
     id: int
     conversation_id: str
-    customer_id: int | None
-    reason: str
     status: TicketStatus
-    priority: float
-    agent: str | None
-    transcript: list[dict[str, Any]]
-    context: dict[str, Any]
+    reason: str
+    agent: str | None = Field(description="display name of the agent who claimed it")
     resolution_note: str | None
     created_at: datetime
     claimed_at: datetime | None
     resolved_at: datetime | None
+    rating: int | None
+    rated_at: datetime | None
+
+
+class HandoffCreated(HandoffState):
+    availability: Availability
+
+
+class ConversationHandoff(BaseModel):
+    ticket: HandoffState
+    messages: list[TicketMessagePublic] = Field(description="agent and system messages after the cursor, oldest first")
+
+
+class HandoffPublic(HandoffState):
+    """A ticket as agents see it."""
+
+    customer_id: int | None
+    channel: str | None
+    priority: float
+    effective_priority: float = Field(description="priority plus one point per ten minutes of waiting")
+    waiting_seconds: int = Field(description="from creation until claimed, or until now while waiting")
+    agent_id: int | None
+    transcript: list[dict[str, Any]]
+    context: dict[str, Any]
+    rating_comment: str | None
     messages: list[TicketMessagePublic]
 
 
 class HandoffQueue(BaseModel):
     tickets: list[HandoffPublic]
+
+
+class CannedReplyPublic(BaseModel):
+    id: int
+    title: str
+    text: str
