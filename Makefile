@@ -12,7 +12,7 @@ TEST_REPORTS := var/test-reports
 # Rasa must not phone home (telemetry, error reports): nothing leaves the machine.
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: run test envs train bench-crm bench-nlu bench-oos catalog-patterns bench-sentiment bench-churn bench-recs bench-recs-api
+.PHONY: run test envs train bench-crm bench-nlu bench-oos catalog-patterns bench-sentiment bench-churn bench-recs bench-recs-api bench-chat
 
 envs: $(ENV_STAMPS)
 
@@ -28,8 +28,6 @@ $(MODEL): $(BOT_SOURCES) | $(ENV_STAMPS)
 	@touch $(MODEL)
 
 run: $(ENV_STAMPS) $(MODEL)
-	$(CRM_PY) ops/dev_secrets.py var/secrets.env
-	set -a && . var/secrets.env && set +a && $(CRM_PY) -m app.cli init
 	$(CRM_PY) ops/supervisor.py
 
 test: $(ENV_STAMPS) $(MODEL)
@@ -64,6 +62,10 @@ bench-oos: $(ENV_STAMPS)
 # Sentiment component, trained on our examples only, on the airline tweets (docs/sentiment.md).
 bench-sentiment: $(ENV_STAMPS)
 	$(BOT_PY) benchmarks/bench_sentiment.py
+
+# The whole assistant under simulated customers over the app channel, and one conversation of 300 turns (docs/benchmarks-chat.md).
+bench-chat: $(ENV_STAMPS) $(MODEL)
+	$(BOT_PY) benchmarks/bench_chat.py
 
 # Refresh the bot's product and category patterns from the CRM's catalogue (CRM_DATABASE_URL, else var/); retrain after.
 catalog-patterns: $(ENV_STAMPS)

@@ -18,6 +18,8 @@ class ActionSettings:
     negative_messages_before_offer: int
     # a person is offered after this many messages in a row that were not understood
     fallbacks_before_offer: int
+    # a complaint from a verified customer in the "high" churn risk band is handed to a person at once
+    handoff_on_high_churn_complaint: bool
 
 
 @lru_cache
@@ -34,4 +36,5 @@ def get_action_settings() -> ActionSettings:
         retention_min_expected_value=float(env("RETENTION_MIN_EXPECTED_VALUE", "50")),
         negative_messages_before_offer=int(env("NEGATIVE_MESSAGES_BEFORE_OFFER", "3")),
         fallbacks_before_offer=int(env("FALLBACKS_BEFORE_OFFER", "2")),
+        handoff_on_high_churn_complaint=env("HANDOFF_ON_HIGH_CHURN_COMPLAINT", "true").strip().lower() in ("1", "true", "yes", "on"),
     )

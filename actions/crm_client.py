@@ -1,7 +1,7 @@
 """The only place that talks to the CRM: its HTTP API, with timeouts and typed failures."""
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -110,6 +110,14 @@ class CrmClient:
     async def similar_products(self, *, product_id: int, k: int) -> dict[str, Any]:
         return await self._call("GET", f"/products/{product_id}/similar?k={k}")
 
-    async def create_handoff(self, *, conversation_id: str, reason: str, transcript: list[dict[str, str]], token: str | None) -> dict[str, Any]:
-        body = {"conversation_id": conversation_id, "reason": reason, "transcript": transcript}
+    async def create_handoff(self, *, conversation_id: str, reason: str, channel: str | None, transcript: list[dict[str, str]],
+                             token: str | None) -> dict[str, Any]:
+        body = {"conversation_id": conversation_id, "reason": reason, "channel": channel, "transcript": transcript}
         return await self._call("POST", "/handoffs", token=token, json=body)
+
+    async def conversation_handoff(self, *, conversation_id: str, after: int) -> dict[str, Any]:
+        """The conversation's latest ticket: status, agent, note and its messages after the message id ``after``."""
+        return await self._call("GET", f"/conversations/{quote(conversation_id, safe='')}/handoff?after={after}")
+
+    async def rate_handoff(self, *, ticket_id: int, rating: int) -> dict[str, Any]:
+        return await self._call("POST", f"/handoffs/{ticket_id}/rating", json={"rating": rating})

@@ -16,6 +16,8 @@ CONTACT_FIELDS = {
     "phone": re.compile(r"\bphone\b|\bmobile\b|\btelephone\b|\bnumber\b|\bcell\b", re.IGNORECASE),
     "address": re.compile(r"\baddress\b|\bmoved?\b|\bmoving\b|\bpost ?code\b|\blive\b", re.IGNORECASE),
 }
+NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+RATING = re.compile(r"\b(\d{1,3}|" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORECASE)
 SIMILAR_TO = re.compile(
     r"(?:\b(?:something|anything|stuff|more|products?|items?|things?|others?)\s+(?:like|similar to)|\bsimilar to|\balternatives? to)"
     r"\s+(?:the |my |a |an |that |this |those |these )?(.+?)[\s?.!]*$",
@@ -103,6 +105,15 @@ def find_similar_product(text: str) -> str | None:
     """The product in "something like <product>"; None when the message doesn't ask for similar things."""
     match = SIMILAR_TO.search(text.strip())
     return match.group(1).strip() if match and len(match.group(1).strip()) >= 3 else None
+
+
+def find_rating(text: str) -> int | None:
+    """The first whole number in a rating (``4/5``, ``a four``, ``10 out of 10``); None when there is none."""
+    match = RATING.search(text)
+    if match is None:
+        return None
+    word = match.group(1).lower()
+    return NUMBER_WORDS.index(word) if word in NUMBER_WORDS else int(word)
 
 
 def split_change(pending: str | None) -> tuple[str, str]:

@@ -2,7 +2,9 @@
 
 ``action_check_turn`` runs on every customer message (it is the custom mapping of ``pending_change``): it drops a
 question the customer didn't answer, and offers a person once per conversation after
-``negative_messages_before_offer`` negative messages in a row (sentiment from the NLU pipeline).
+``negative_messages_before_offer`` negative messages in a row (sentiment from the NLU pipeline). While a person has
+the conversation it does nothing. A complaint from a verified customer at high risk of leaving goes to a person at once
+(``handoff_on_high_churn_complaint``).
 """
 
 from rasa_sdk import Action, Tracker
@@ -11,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.config import get_action_settings
+from actions.handoff import hand_off
 from actions.parsing import bot_said, intent_name, is_negative, is_not_understood, trailing_run
 
 ANSWERS = ("affirm", "deny")
@@ -28,6 +31,8 @@ class ActionCheckTurn(Action):
         return "action_check_turn"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        if tracker.is_paused():  # handed over: the customer is talking to a person
+            return []
         events: list[EventType] = []
         intent = intent_name(tracker.latest_message)
         if tracker.get_slot("pending_change") and intent not in ANSWERS:
@@ -40,13 +45,16 @@ class ActionCheckTurn(Action):
 
 
 class ActionAcknowledgeComplaint(Action):
-    """Say sorry, note it (the message is logged to the CRM with its intent), and offer a person."""
+    """Say sorry, note it (the message is logged to the CRM with its intent), and offer a person, or hand over at once."""
 
     def name(self) -> str:
         return "action_acknowledge_complaint"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         dispatcher.utter_message(response="utter_complaint_ack")
+        if (get_action_settings().handoff_on_high_churn_complaint and tracker.get_slot("verified")
+                and tracker.get_slot("churn_band") == "high"):
+            return await hand_off(dispatcher, tracker, "complaint")
         return offer_human(dispatcher, "utter_offer_human", "complaint")
 
 

@@ -2,10 +2,14 @@
 
 Run by ``make run`` after the environments exist, the model is trained and the CRM database
 is migrated and seeded. Ports and URLs can be changed through the environment.
+
+Rasa's HTTP API is on, for the CRM only: it signs its calls (agent messages, handbacks) with ``RASA_JWT_SECRET``
+(docs/handoff.md), and the model routes answer only this machine (channels/api_guard.py).
 """
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from datetime import datetime, timedelta, timezone
@@ -23,10 +27,21 @@ VAR = REPO / "var"
 CRM_PORT = int(os.environ.get("CRM_PORT", "8000"))
 ACTIONS_PORT = int(os.environ.get("ACTIONS_PORT", "5055"))
 RASA_PORT = int(os.environ.get("RASA_PORT", "5005"))
+DEMO_AGENTS = ("alice", "ben")
+
+
+def required(secrets: dict[str, str], name: str) -> str:
+    """A secret the system cannot start without; a clear error names it and where it comes from."""
+    value = secrets.get(name) or os.environ.get(name)
+    if not value:
+        raise ServiceFailed(f"{name} is not set: add it to var/secrets.env or the environment (ops/dev_secrets.py generates it)")
+    return value
 
 
 def services(secrets: dict[str, str]) -> list[Service]:
     crm_url = f"http://127.0.0.1:{CRM_PORT}"
+    rasa_url = f"http://127.0.0.1:{RASA_PORT}"
+    rasa_jwt_secret = required(secrets, "RASA_JWT_SECRET")
     shared = {**secrets, "PYTHONPATH": str(REPO), "RASA_TELEMETRY_ENABLED": "false"}
     return [
         Service(
@@ -34,7 +49,7 @@ def services(secrets: dict[str, str]) -> list[Service]:
             command=[str(REPO / "crm_backend/.venv/bin/uvicorn"), "app.main:create_app", "--factory",
                      "--host", "127.0.0.1", "--port", str(CRM_PORT), "--workers", "2", "--no-access-log"],
             health_url=f"{crm_url}/api/v1/health",
-            env=shared,
+            env=shared | {"CRM_RASA_URL": rasa_url, "CRM_RASA_JWT_SECRET": rasa_jwt_secret, "CRM_CHAT_SERVER_URL": rasa_url},
             cwd=REPO / "crm_backend",
         ),
         Service(
@@ -47,14 +62,24 @@ def services(secrets: dict[str, str]) -> list[Service]:
         Service(
             name="rasa",
             command=[str(REPO / ".venv/bin/rasa"), "run", "--model", str(REPO / "models/current.tar.gz"),
-                     "--interface", "127.0.0.1", "--port", str(RASA_PORT), "--cors", "*",
+                     "--interface", "127.0.0.1", "--port", str(RASA_PORT),
+                     "--cors", crm_url, f"http://localhost:{CRM_PORT}",  # the shop's chat widget is served by the CRM
+                     "--enable-api", "--jwt-secret", rasa_jwt_secret, "--jwt-method", "HS256",
                      "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"],
-            health_url=f"http://127.0.0.1:{RASA_PORT}/",
+            health_url=f"{rasa_url}/",
             env=shared | {"ACTION_SERVER_URL": f"http://127.0.0.1:{ACTIONS_PORT}/webhook", "CRM_URL": crm_url},
             cwd=REPO,
             startup_timeout=300,
         ),
     ]
+
+
+def prepare_crm(secrets: dict[str, str]) -> None:
+    """``crm init`` with the secrets: the database, demo data and models on first start, and the demo agents."""
+    done = subprocess.run([str(REPO / "crm_backend/.venv/bin/python"), "-m", "app.cli", "init"],
+                          cwd=REPO / "crm_backend", env={**os.environ, **secrets}, check=False)
+    if done.returncode != 0:
+        raise ServiceFailed(f"crm init failed with code {done.returncode} (see above)")
 
 
 def demo_app_token(secrets: dict[str, str]) -> str:
@@ -74,6 +99,7 @@ def main() -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: a background start may have ignored it
         signal.signal(signum, _interrupt)
     try:
+        prepare_crm(secrets)
         for service in services(secrets):
             print(f"starting {service.name} ...", flush=True)
             running.append((service, start(service, VAR / "logs" / f"{service.name}.log")))
@@ -82,6 +108,9 @@ def main() -> int:
             f"  chat as an app   export TOKEN={demo_app_token(secrets)}\n"
             f"                   curl -H \"Authorization: Bearer $TOKEN\" -d '{{\"message\": \"hi\"}}' "
             f"http://127.0.0.1:{RASA_PORT}/webhooks/app/webhook\n"
+            f"  demo shop + chat http://127.0.0.1:{CRM_PORT}/shop/\n"
+            f"  agent console    http://127.0.0.1:{CRM_PORT}/console/  (agents {' / '.join(DEMO_AGENTS)}, password: "
+            f"CRM_DEMO_AGENT_PASSWORD in var/secrets.env)\n"
             f"  CRM API docs     http://127.0.0.1:{CRM_PORT}/api/v1/docs  (service keys in var/secrets.env)\n"
             f"  one-time codes   {VAR / 'outbox'}\n"
             f"  logs             {VAR / 'logs'}\n"

@@ -119,12 +119,17 @@ def train_missing_models(engine: Engine, models_dir: Path) -> None:
     from app.ml.recs_training import MODEL_NAME as RECS_MODEL
     from app.ml.store import has_model
 
-    if not (has_model(models_dir, SEGMENTS_MODEL) and has_model(models_dir, VALUE_MODEL)):
-        train_segments(engine, models_dir)
-    if not has_model(models_dir, CHURN_MODEL):
-        train_churn_command(engine, models_dir)
-    if not has_model(models_dir, RECS_MODEL):
-        train_recs(engine, models_dir)
+    missing = [(names[0], trainer) for names, trainer in (((SEGMENTS_MODEL, VALUE_MODEL), train_segments),
+                                                           ((CHURN_MODEL,), train_churn_command),
+                                                           ((RECS_MODEL,), train_recs))
+               if not all(has_model(models_dir, name) for name in names)]
+    for name, trainer in missing:
+        try:
+            trainer(engine, models_dir)
+        except ValueError as too_little:  # a shop with too little history yet: init still succeeds
+            print(f"{name} model not trained: {too_little} (its endpoints answer 503 until it is)")
+        except SystemExit as too_little:  # train-churn's own message already names the model
+            print(f"{too_little} (its endpoints answer 503 until it is)")
 
 
 def write_report(engine: Engine, models_dir: Path, out: Path) -> None:

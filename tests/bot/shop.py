@@ -37,7 +37,7 @@ def customer_where(crm: Crm, condition: str) -> ShopCustomer:
 
 def agent_get(crm: Crm, path: str) -> httpx.Response:
     """What an agent sees in the CRM (any customer), to check what the actions changed."""
-    return httpx.get(f"{crm.url}/api/v1{path}", headers={"Authorization": f"Bearer {crm.agent_key}"})
+    return httpx.get(f"{crm.url}/api/v1{path}", headers=crm.agent_headers())
 
 
 def route_missing(crm: Crm, path: str) -> bool:

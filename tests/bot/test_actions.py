@@ -13,6 +13,7 @@ from actions.account import ActionResumeRequest
 from actions.handoff import ActionHandoffToHuman
 from actions.verification import ValidateVerifyIdentityForm
 from conftest import Crm
+from shop import customer_where
 from trackers import DOMAIN_DICT, make_tracker
 
 
@@ -44,7 +45,7 @@ _customer_numbers = itertools.count()
 def customer(crm_env: Crm) -> Customer:
     """A different customer for every test, so lockouts in one test never touch another."""
     pool = customers_with_shipped_orders(crm_env)
-    assert len(pool) >= 10, "the demo data should have customers with shipped orders"
+    assert len(pool) >= 3, "the demo data should have customers with shipped orders"
     return pool[next(_customer_numbers) % len(pool)]
 
 
@@ -86,7 +87,8 @@ async def test_order_number_works_as_identifier(customer: Customer) -> None:
     assert slots["verified"] is True and slots["customer_id"] == customer.id
 
 
-async def test_wrong_postcode_asks_again_then_locks(customer: Customer) -> None:
+async def test_wrong_postcode_asks_again_then_locks(crm_env: Crm) -> None:
+    customer = customer_where(crm_env, "o.status = 'delivered'")  # kept to this test: it ends locked out
     remaining = []
     for _ in range(4):
         slots, messages = await validate({"customer_identifier": customer.email}, {"customer_postcode": "ZZ9 9ZZ"})
@@ -154,9 +156,10 @@ async def test_handoff_creates_a_ticket_with_the_transcript(customer: Customer, 
     history = [{"event": "user", "text": "my parcel never came"}, {"event": "bot", "text": "Sorry to hear that."}]
     tracker = make_tracker(sender_id=sender, slots=slots, text="human please", intent="request_human", history=history)
     dispatcher = CollectingDispatcher()
-    await ActionHandoffToHuman().run(dispatcher, tracker, DOMAIN_DICT)
-    assert dispatcher.messages[0]["response"] == "utter_handoff_queued"
-    queue = httpx.get(f"{crm_env.url}/api/v1/handoffs", headers={"Authorization": f"Bearer {crm_env.agent_key}"}).json()
+    events = await ActionHandoffToHuman().run(dispatcher, tracker, DOMAIN_DICT)
+    assert dispatcher.messages[0]["response"] in ("utter_handoff_waiting", "utter_handoff_nobody_online")
+    assert {"event": "pause"} in [{"event": e["event"]} for e in events]
+    queue = httpx.get(f"{crm_env.url}/api/v1/handoffs", headers=crm_env.agent_headers()).json()
     [ticket] = [t for t in queue["tickets"] if t["conversation_id"] == sender]
     assert ticket["customer_id"] == customer.id
     assert [e["text"] for e in ticket["transcript"]] == ["my parcel never came", "Sorry to hear that.", "human please"]
@@ -170,8 +173,9 @@ async def test_crm_down_during_verification(crm_down: None) -> None:
 
 async def test_crm_down_during_handoff(crm_down: None) -> None:
     dispatcher = CollectingDispatcher()
-    await ActionHandoffToHuman().run(dispatcher, make_tracker(text="human", intent="request_human"), DOMAIN_DICT)
+    events = await ActionHandoffToHuman().run(dispatcher, make_tracker(text="human", intent="request_human"), DOMAIN_DICT)
     assert dispatcher.messages[0]["response"] == "utter_handoff_unavailable"
+    assert events == []  # not paused: the bot keeps helping
 
 
 async def test_slow_crm_times_out_with_a_plain_answer(crm_hangs: None) -> None:

@@ -40,7 +40,7 @@ def logged_interactions(crm: Crm, customer_id: int, expected: int) -> list[dict]
     deadline = time.monotonic() + 10
     while True:
         logged = [i for i in httpx.get(f"{crm.url}/api/v1/customers/{customer_id}/interactions",
-                                       headers={"Authorization": f"Bearer {crm.agent_key}"}).json()
+                                       headers=crm.agent_headers()).json()
                   if not i["conversation_id"].startswith("demo-")]
         if len(logged) >= expected or time.monotonic() > deadline:
             return logged

@@ -49,7 +49,7 @@ def test_complaint_then_a_person(bot: Bot, crm: Crm) -> None:
     reply = bot.texts(sender, "this is the worst service ever, the courier threw my parcel over the fence")
     assert "sorry" in reply and "person from our team" in reply
     assert "ticket" in bot.texts(sender, "yes please")
-    queue = httpx.get(f"{crm.url}/api/v1/handoffs", headers={"Authorization": f"Bearer {crm.agent_key}"}).json()
+    queue = httpx.get(f"{crm.url}/api/v1/handoffs", headers=crm.agent_headers()).json()
     assert [t["reason"] for t in queue["tickets"] if t["conversation_id"] == f"app-{sender}"] == ["complaint"]
 
 

@@ -9,6 +9,7 @@ from actions.parsing import (
     clean_uk_phone,
     find_contact_field,
     find_one_time_code,
+    find_rating,
     find_similar_product,
     parse_address,
     split_change,
@@ -67,3 +68,9 @@ def test_the_order_meant_when_none_is_named() -> None:
     orders = [{"order_number": "SO-3", "status": "delivered"}, {"order_number": "SO-2", "status": "paid"}]
     assert choose_order(orders, ("placed", "paid")) == "SO-2"
     assert choose_order(orders, ("shipped",)) == "SO-3" and choose_order([], ()) is None
+
+
+def test_ratings_are_read_from_digits_and_words() -> None:
+    assert [find_rating(text) for text in ("5", "4/5", "a four I think", "one out of five", "10 out of 10", "zero stars")] == [
+        5, 4, 4, 1, 10, 0]
+    assert find_rating("great service") is None

@@ -21,6 +21,7 @@ def make_tracker(
     active_loop: str | None = None,
     history: list[dict[str, Any]] | None = None,
     sentiment: dict[str, Any] | None = None,
+    paused: bool = False,
 ) -> Tracker:
     """A tracker whose last user message is ``text``; ``slot_candidates`` are the trailing SlotSet events a form validates."""
     all_slots = {name: slot.initial_value for name, slot in ((s.name, s) for s in DOMAIN.slots)} | (slots or {})
@@ -35,7 +36,7 @@ def make_tracker(
             "slots": all_slots | (slot_candidates or {}),
             "latest_message": latest_message,
             "events": events,
-            "paused": False,
+            "paused": paused,
             "followup_action": None,
             "active_loop": {"name": active_loop} if active_loop else {},
             "latest_action_name": "action_listen",
