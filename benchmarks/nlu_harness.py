@@ -3,9 +3,11 @@
 The benchmarks train the SAME pipeline as ``config.yml`` (its ``pipeline`` section, with the FallbackClassifier
 taken out so that the raw intent ranking can be scored; the benchmarks apply the fallback rule themselves) on a
 public data set, in a fresh temporary directory with Rasa's training cache off, then parse every test message
-through a loaded Rasa ``Agent``, as the server does.
+through a loaded Rasa ``Agent``, as the server does. ``--config PATH`` benchmarks another config file instead, e.g.
+a changed copy of config.yml before it is adopted.
 """
 
+import argparse
 import asyncio
 import logging
 import os
@@ -22,6 +24,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = REPO.parent / "shared" / "datasets"
 RESULTS = REPO / "benchmarks" / "results"
+CONFIG = REPO / "config.yml"
 FALLBACK = "FallbackClassifier"
 OUT_OF_SCOPE = "out_of_scope"
 
@@ -39,11 +42,22 @@ def dataset(relative: str) -> Path:
     return path
 
 
-def nlu_config() -> tuple[dict[str, Any], dict[str, Any]]:
-    """config.yml without policies and without its FallbackClassifier, and that classifier's settings."""
+def arguments(description: str) -> argparse.Namespace:
+    """The benchmarks' command line: ``--config`` (default: the repository's config.yml)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--config", type=Path, default=CONFIG, help="Rasa config file whose NLU pipeline is measured")
+    args = parser.parse_args()
+    if not args.config.is_file():
+        parser.error(f"no such config file: {args.config}")
+    args.config = args.config.resolve()
+    return args
+
+
+def nlu_config(path: Path = CONFIG) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The config file without policies and without its FallbackClassifier, and that classifier's settings."""
     from rasa.shared.utils.io import read_yaml_file
 
-    config = read_yaml_file(REPO / "config.yml")
+    config = read_yaml_file(path)
     fallback = next((dict(c) for c in config["pipeline"] if c["name"] == FALLBACK), {"threshold": 0.0})
     pipeline = [c for c in config["pipeline"] if c["name"] != FALLBACK]
     return {"recipe": config.get("recipe", "default.v1"), "language": config["language"], "pipeline": pipeline,
@@ -110,14 +124,14 @@ def quiet_rasa() -> None:
     configure_structlog(logging.WARNING)
 
 
-def train(examples: list[tuple[str, str]], workdir: Path) -> TrainedPipeline:
-    """Trains config.yml's NLU pipeline on the examples; the pipeline runs from the repository directory."""
+def train(examples: list[tuple[str, str]], workdir: Path, config_path: Path = CONFIG) -> TrainedPipeline:
+    """Trains the config file's NLU pipeline on the examples; the pipeline runs from the repository directory."""
     import yaml
     from rasa.model_training import train_nlu
 
     quiet_rasa()
 
-    config, _ = nlu_config()
+    config, _ = nlu_config(config_path)
     (workdir / "config.yml").write_text(yaml.safe_dump(config))
     (workdir / "nlu.yml").write_text(nlu_yaml(examples))
     os.environ["RASA_CACHE_DIRECTORY"] = str(workdir / "cache")
@@ -148,6 +162,16 @@ def latency_ms(parsed: list[Parsed]) -> tuple[float, float]:
 
 def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def load_average() -> list[float]:
+    """The machine's 1, 5 and 15 minute load averages, to read the timings by: other jobs share the cores."""
+    return [round(load, 2) for load in os.getloadavg()]
+
+
+def config_name(path: Path) -> str:
+    """The config file as the results name it: relative to the repository when it is inside it."""
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
 def table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
