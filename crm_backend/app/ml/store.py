@@ -6,6 +6,7 @@ SciPy, so a tampered file cannot run arbitrary code.
 """
 
 import json
+import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -79,11 +80,13 @@ class CurrentModel:
     def __init__(self, name: str) -> None:
         self.name = name
         self._loaded: tuple[str, Any, ModelCard] | None = None
+        self._loading = threading.Lock()  # concurrent first requests load the model once, not once each
 
     def get(self, models_dir: Path) -> tuple[Any, ModelCard]:
         pointer = models_dir / self.name / "CURRENT"
         version = pointer.read_text().strip() if pointer.is_file() else None
-        if self._loaded is None or self._loaded[0] != version:
-            model, card = load_model(models_dir, self.name)
-            self._loaded = (card.version, model, card)
-        return self._loaded[1], self._loaded[2]
+        with self._loading:
+            if self._loaded is None or self._loaded[0] != version:
+                model, card = load_model(models_dir, self.name)
+                self._loaded = (card.version, model, card)
+            return self._loaded[1], self._loaded[2]
