@@ -167,8 +167,8 @@ async def measure(args: argparse.Namespace, stack: RunningStack) -> Measurement:
 def report(results: dict, run: Measurement) -> None:
     config = results["config"]
     long_turns = config["long_turns"]
-    print(f"\nChat load: {results['users']} customers at once for {config['seconds']:.0f} s after {config['warmup_seconds']:.0f} s "
-          f"of warm-up ({config['crm_calling_share']:.0%} of the messages call the CRM)"
+    print(f"\nChat load: {results['users']} customers at once for {config['seconds']:.0f} s "
+          f"after {config['warmup_seconds']:.0f} s of warm-up ({config['crm_calling_share']:.0%} of the messages call the CRM)"
           + (f"; one conversation of {long_turns} turns" if long_turns else ""))
     header = f"{'messages':>9}{'msg/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}{'lost':>6}"
     row = (f"{results['messages']:>9}{results['messages_per_second']:>9.1f}{results['p50_ms'] or 0:>9.1f}"
@@ -179,7 +179,8 @@ def report(results: dict, run: Measurement) -> None:
     print(header)
     print(row)
     print("CPU ms per measured message: " + ", ".join(f"{name} {ms}" for name, ms in run.cpu_ms.items()))
-    for part, outcomes in (("measured and long conversation", run.measured + run.long), ("warm-up (not counted)", run.warmup)):
+    parts = (("measured and long conversation", run.measured + run.long), ("warm-up (not counted)", run.warmup))
+    for part, outcomes in parts:
         for reason, count in failure_reasons(outcomes).items():
             print(f"  {part}: {count} x {reason}")
     checks = [

@@ -20,7 +20,7 @@ from chat_stack import RunningStack
 
 class Result(str, Enum):
     ok = "ok"
-    error = "error"  # an answer, but not the expected one: an error text, a wrong or missing or extra message, an HTTP error
+    error = "error"  # an answer, but not the expected one: an error text, a wrong, missing or extra message, HTTP error
     lost = "lost"  # no answer at all: no response in time, a broken connection, or an empty reply list
 
 
@@ -37,7 +37,12 @@ def judge(response: httpx.Response, turn: Turn, recipient: str) -> tuple[Result,
     """Whether the response holds exactly the turn's replies, each addressed to this conversation."""
     if response.status_code != 200:
         return Result.error, f"HTTP {response.status_code}"
-    replies = response.json()
+    try:
+        replies = response.json()
+    except ValueError:
+        return Result.error, "a reply that is not JSON"
+    if not isinstance(replies, list) or not all(isinstance(reply, dict) for reply in replies):
+        return Result.error, "a reply that is not a list of messages"
     if not replies:
         return Result.lost, "empty reply list"
     if any(reply.get("recipient_id") != recipient for reply in replies):
@@ -45,7 +50,7 @@ def judge(response: httpx.Response, turn: Turn, recipient: str) -> tuple[Result,
     texts = [reply.get("text") or "" for reply in replies]
     if len(texts) != len(turn.expect):
         return Result.error, f"{len(texts)} replies instead of {len(turn.expect)}"
-    if not all(expected in text for expected, text in zip(turn.expect, texts)):
+    if not all(expected in text for expected, text in zip(turn.expect, texts, strict=True)):
         failures = [meaning for marker, meaning in FAILURE_TEXTS.items() if any(marker in text for text in texts)]
         return Result.error, f"expected {' / '.join(turn.expect)!r}, got " + (" and ".join(failures) or "another reply")
     return Result.ok, ""

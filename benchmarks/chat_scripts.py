@@ -41,7 +41,7 @@ ASK_POSTCODE = "postcode of your delivery address"
 def verification(request: str, identity: Identity, first_answer: str) -> list[Turn]:
     """A request that needs verification, the email, then the postcode, answered with the request's result."""
     return [
-        Turn(request, (ASK_IDENTITY,), crm=False),
+        Turn(request, (ASK_IDENTITY,)),
         Turn(f"my email is {identity.email}", (ASK_POSTCODE,)),
         Turn(identity.postcode, (first_answer,), crm=True),
     ]
