@@ -13,6 +13,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.config import get_action_settings
+from actions.crm_client import CrmClient, CrmRefused, CrmUnavailable
+from actions.customer import VerifiedCustomer
 from actions.handoff import hand_off
 from actions.parsing import bot_said, intent_name, is_negative, is_not_understood, trailing_run
 
@@ -44,6 +46,19 @@ class ActionCheckTurn(Action):
         return events
 
 
+async def churn_band(tracker: Tracker) -> str | None:
+    """The verified customer's churn risk band, asked when needed; None when not verified, when the CRM has no model
+    for it or can't answer (never an error)."""
+    customer = VerifiedCustomer.from_tracker(tracker)
+    if customer is None:
+        return None
+    try:
+        risk = await CrmClient().churn_risk(customer_id=customer.id, token=customer.token)
+    except (CrmUnavailable, CrmRefused):
+        return None
+    return risk.get("band")
+
+
 class ActionAcknowledgeComplaint(Action):
     """Say sorry, note it (the message is logged to the CRM with its intent), and offer a person, or hand over at once."""
 
@@ -52,8 +67,7 @@ class ActionAcknowledgeComplaint(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         dispatcher.utter_message(response="utter_complaint_ack")
-        if (get_action_settings().handoff_on_high_churn_complaint and tracker.get_slot("verified")
-                and tracker.get_slot("churn_band") == "high"):
+        if get_action_settings().handoff_on_high_churn_complaint and await churn_band(tracker) == "high":
             return await hand_off(dispatcher, tracker, "complaint")
         return offer_human(dispatcher, "utter_offer_human", "complaint")
 

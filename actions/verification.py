@@ -41,15 +41,6 @@ def identity_slots_needed(tracker: Tracker) -> list[str]:
     return IDENTITY_SLOTS
 
 
-async def churn_band(customer_id: int, token: str) -> str | None:
-    """The customer's churn risk band, or None when the CRM has no model for it or can't answer (never an error)."""
-    try:
-        risk = await CrmClient().churn_risk(customer_id=customer_id, token=token)
-    except (CrmUnavailable, CrmRefused):
-        return None
-    return risk.get("band")
-
-
 class IdentityValidation:
     """Validation of the identity slots, mixed into every form that starts with verification."""
 
@@ -89,7 +80,6 @@ class IdentityValidation:
             )
             return dict(FORGET_FACTORS)
         return {
-            "churn_band": await churn_band(verified["customer_id"], verified["token"]),
             "customer_postcode": postcode or "code",
             "one_time_code_sent": False,
             "verified": True,

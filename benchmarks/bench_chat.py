@@ -178,6 +178,10 @@ def report(results: dict, run: Measurement) -> None:
         row += f"{results['turn10_ms']:>12.1f}{results['turn300_ms']:>13.1f}"
     print(header)
     print(row)
+    for label, crm in (("CRM-calling turns", True), ("other turns", False)):
+        kind_ms = sorted(o.seconds * 1000 for o in run.measured if o.crm is crm and o.result is not Result.lost)
+        if kind_ms:
+            print(f"{label}: {len(kind_ms)} messages, p50 {percentile(kind_ms, 50):.0f} ms, p95 {percentile(kind_ms, 95):.0f} ms")
     print("CPU ms per measured message: " + ", ".join(f"{name} {ms}" for name, ms in run.cpu_ms.items()))
     parts = (("measured and long conversation", run.measured + run.long), ("warm-up (not counted)", run.warmup))
     for part, outcomes in parts:

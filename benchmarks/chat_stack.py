@@ -27,6 +27,7 @@ from ops.processes import Service, start, stop
 REPO = Path(__file__).resolve().parents[1]
 CRM_PYTHON = REPO / "crm_backend/.venv/bin/python"
 RASA = REPO / ".venv/bin/rasa"
+BOT_PYTHON = REPO / ".venv/bin/python"
 TEMPLATE = REPO / "benchmarks/.cache/chat-crm"
 
 
@@ -121,9 +122,8 @@ def services(config: StackConfig, keys: dict[str, str], crm_dir: Path, endpoints
                 f"http://127.0.0.1:{actions_port}/health", cwd=config.code,
                 env=shared | {"CRM_URL": crm_url, "SANIC_HOST": "127.0.0.1",
                               "ACTION_SERVER_SANIC_WORKERS": str(config.action_workers)}),
-        Service("rasa", [str(RASA), "run", "--model", str(config.model), "--interface", "127.0.0.1",
+        Service("rasa", [str(BOT_PYTHON), "-m", "rasa_server", "--model", str(config.model), "--interface", "127.0.0.1",
                          "--port", str(rasa_port), "--cors", crm_url, "--enable-api",
-                         "--jwt-secret", keys["RASA_JWT_SECRET"], "--jwt-method", "HS256",
                          "--endpoints", str(endpoints), "--credentials", "credentials.yml"],
                 f"{rasa_url}/", cwd=config.code, startup_timeout=300,
                 env=shared | {"ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook", "CRM_URL": crm_url,

@@ -3,8 +3,9 @@
 Run by ``make run`` after the environments exist, the model is trained and the CRM database
 is migrated and seeded. Ports and URLs can be changed through the environment.
 
-Rasa's HTTP API is on, for the CRM only: it signs its calls (agent messages, handbacks) with ``RASA_JWT_SECRET``
-(docs/handoff.md), and the model routes answer only this machine (channels/api_guard.py).
+Rasa runs through ``rasa_server`` (our speed-ups and long-session handling). Its HTTP API is on, for the CRM only:
+it signs its calls (agent messages, handbacks) with ``RASA_JWT_SECRET`` (docs/handoff.md), which Rasa reads from its
+environment, never its command line; the model routes answer only this machine (channels/api_guard.py).
 """
 
 import os
@@ -61,13 +62,13 @@ def services(secrets: dict[str, str]) -> list[Service]:
         ),
         Service(
             name="rasa",
-            command=[str(REPO / ".venv/bin/rasa"), "run", "--model", str(REPO / "models/current.tar.gz"),
+            command=[str(REPO / ".venv/bin/python"), "-m", "rasa_server", "--model", str(REPO / "models/current.tar.gz"),
                      "--interface", "127.0.0.1", "--port", str(RASA_PORT),
                      "--cors", crm_url, f"http://localhost:{CRM_PORT}",  # the shop's chat widget is served by the CRM
-                     "--enable-api", "--jwt-secret", rasa_jwt_secret, "--jwt-method", "HS256",
-                     "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"],
+                     "--enable-api", "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"],
             health_url=f"{rasa_url}/",
-            env=shared | {"ACTION_SERVER_URL": f"http://127.0.0.1:{ACTIONS_PORT}/webhook", "CRM_URL": crm_url},
+            env=shared | {"ACTION_SERVER_URL": f"http://127.0.0.1:{ACTIONS_PORT}/webhook", "CRM_URL": crm_url,
+                          "RASA_JWT_SECRET": rasa_jwt_secret},
             cwd=REPO,
             startup_timeout=300,
         ),

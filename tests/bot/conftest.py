@@ -189,20 +189,21 @@ class Bot:
         return " ".join(reply.get("text", "") for reply in self.say(sender, message))
 
 
-def start_bot(crm: Crm, action_url: str, action_secret: str, workdir: Path, port: int, api_secret: str) -> tuple[Bot, "subprocess.Popen[bytes]"]:
+def start_bot(crm: Crm, action_url: str, action_secret: str, workdir: Path, port: int, api_secret: str,
+              extra_env: dict[str, str] | None = None) -> tuple[Bot, "subprocess.Popen[bytes]"]:
     """The trained assistant, served by a real Rasa process calling the action server at ``action_url``, with its HTTP
     API on for the CRM (JWT signed with ``api_secret``) as ``make run`` starts it."""
     if not MODEL.exists():
         pytest.fail(f"no trained model at {MODEL}: run `make train` (make test does it)")
     app_secret = secrets.token_urlsafe(32)
     process = start(
-        Service("rasa", [str(REPO / ".venv/bin/rasa"), "run", "--model", str(MODEL), "--port", str(port),
+        Service("rasa", [str(REPO / ".venv/bin/python"), "-m", "rasa_server", "--model", str(MODEL), "--port", str(port),
                          "--interface", "127.0.0.1", "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
-                         "--enable-api", "--jwt-secret", api_secret, "--jwt-method", "HS256", "--cors", crm.url],
+                         "--enable-api", "--cors", crm.url],
                 f"http://127.0.0.1:{port}/", cwd=REPO, startup_timeout=300,
-                env={"ACTION_SERVER_URL": action_url, "ACTION_SERVER_SECRET": action_secret,
+                env={"ACTION_SERVER_URL": action_url, "ACTION_SERVER_SECRET": action_secret, "RASA_JWT_SECRET": api_secret,
                      "CRM_URL": crm.url, "CRM_ACTIONS_API_KEY": crm.actions_key, "PYTHONPATH": str(REPO),
-                     "APP_CHANNEL_SECRET": app_secret}),
+                     "APP_CHANNEL_SECRET": app_secret} | (extra_env or {})),
         workdir / "rasa.log",
     )
     return Bot(f"http://127.0.0.1:{port}", app_secret, api_secret), process

@@ -181,9 +181,7 @@ def high_risk_customer(crm: Crm) -> ShopCustomer:
 
 
 async def test_complaint_from_a_high_churn_customer_goes_to_a_person_at_once(crm_env: Crm) -> None:
-    customer = high_risk_customer(crm_env)
-    slots = await verified(customer)
-    assert slots["churn_band"] == "high"  # read at verification
+    slots = await verified(high_risk_customer(crm_env))  # the band is asked from the CRM at the complaint
     sender = conversation()
     messages, events = await run(ActionAcknowledgeComplaint(), sender_id=sender, slots=slots, text="third late parcel!",
                                  intent="complain")
@@ -193,7 +191,7 @@ async def test_complaint_from_a_high_churn_customer_goes_to_a_person_at_once(crm
 
 
 async def test_the_high_churn_trigger_can_be_turned_off(crm_env: Crm, monkeypatch: pytest.MonkeyPatch) -> None:
-    slots = {"verified": True, "churn_band": "high"}
+    slots = await verified(high_risk_customer(crm_env))
     monkeypatch.setenv("HANDOFF_ON_HIGH_CHURN_COMPLAINT", "false")
     get_action_settings.cache_clear()
     messages, events = await run(ActionAcknowledgeComplaint(), slots=slots, text="awful", intent="complain")
@@ -201,12 +199,24 @@ async def test_the_high_churn_trigger_can_be_turned_off(crm_env: Crm, monkeypatc
     assert slots_of(events) == {"pending_change": "handoff:complaint"}
     monkeypatch.delenv("HANDOFF_ON_HIGH_CHURN_COMPLAINT")
     get_action_settings.cache_clear()
-    messages, _ = await run(ActionAcknowledgeComplaint(), slots=slots | {"churn_band": "medium"}, text="awful", intent="complain")
-    assert [m["response"] for m in messages] == ["utter_complaint_ack", "utter_offer_human"]  # only the high band
 
 
-async def test_no_churn_model_means_no_band_and_no_error(crm_env: Crm, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    customer = customer_where(crm_env, "o.status = 'delivered'")
+def churn_band_of(crm: Crm, customer: ShopCustomer) -> str:
+    return httpx.get(f"{crm.url}/api/v1/customers/{customer.id}/churn-risk", headers=crm.agent_headers()).json()["band"]
+
+
+async def test_a_complaint_outside_the_high_band_is_offered_a_person(crm_env: Crm) -> None:
+    customer = next(c for c in (customer_where(crm_env, "o.status = 'delivered'") for _ in range(5))
+                    if churn_band_of(crm_env, c) != "high")
+    for slots in ({}, await verified(customer)):  # not verified, and verified but not at high risk
+        messages, _ = await run(ActionAcknowledgeComplaint(), slots=slots, text="awful", intent="complain")
+        assert [m["response"] for m in messages] == ["utter_complaint_ack", "utter_offer_human"]
+
+
+async def test_no_churn_model_means_an_offer_and_no_error(crm_env: Crm, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    customer = high_risk_customer(crm_env)
     with another_crm(crm_env, monkeypatch, tmp_path, CRM_MODELS_DIR=str(tmp_path / "no-models")):
         slots = await verified(customer)
-    assert slots["verified"] is True and slots["churn_band"] is None
+        messages, _ = await run(ActionAcknowledgeComplaint(), slots=slots, text="awful", intent="complain")
+    assert slots["verified"] is True
+    assert [m["response"] for m in messages] == ["utter_complaint_ack", "utter_offer_human"]

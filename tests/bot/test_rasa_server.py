@@ -1,0 +1,123 @@
+"""How we start Rasa (rasa_server): its API secret kept off the command line, the speed-ups doing what Rasa did, and
+long conversations continuing in a new session that keeps what the slots hold."""
+
+import secrets
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from jsonschema import ValidationError
+from rasa.core.actions.action import RemoteAction
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import (ActionExecuted, ActiveLoop, ConversationPaused, Event, SessionStarted, SlotSet,
+                                     UserUttered)
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.utils.common import all_subclasses
+from rasa.utils.endpoints import EndpointConfig
+
+from conftest import ActionServer, Bot, Crm, free_port, start_bot
+from ops.processes import stop
+from rasa_server import long_sessions, speedups
+from rasa_server.__main__ import rasa_arguments
+from test_app_channel import api_token
+from test_conversations import logged_interactions, shipped_order_customer
+from trackers import DOMAIN
+
+
+def test_the_api_secret_comes_from_the_environment_only() -> None:
+    assert rasa_arguments(["--enable-api", "--port", "5005"], {"RASA_JWT_SECRET": "s" * 40}) == [
+        "rasa", "run", "--enable-api", "--port", "5005", "--jwt-secret", "s" * 40, "--jwt-method", "HS256"]
+    assert rasa_arguments(["--port", "5005"], {}) == ["rasa", "run", "--port", "5005"]  # no API, no secret needed
+    with pytest.raises(SystemExit, match="RASA_JWT_SECRET is not set"):
+        rasa_arguments(["--enable-api"], {})
+    with pytest.raises(SystemExit, match="not on the command line"):
+        rasa_arguments(["--enable-api", "--jwt-secret", "s" * 40], {"RASA_JWT_SECRET": "s" * 40})
+
+
+def test_action_results_are_checked_as_rasa_checks_them() -> None:
+    speedups.apply()
+    action = RemoteAction("action_check_turn", EndpointConfig("http://127.0.0.1:1"))
+    assert action._validate_action_result({"events": [{"event": "slot", "name": "x", "value": 1}], "responses": []})
+    with pytest.raises(ValidationError, match="Failed to validate Action server response"):
+        action._validate_action_result({"events": "not a list"})
+    with pytest.raises(ValidationError):
+        action._validate_action_result({"events": [{"no": "event name"}]})
+
+
+def test_event_classes_are_found_as_rasa_finds_them() -> None:
+    speedups.apply()
+    for event_class in all_subclasses(Event):
+        if getattr(event_class, "type_name", None) and not event_class.__name__.startswith("Definition"):
+            assert Event.resolve_by_type(event_class.type_name) is speedups._rasa_resolve_by_type(event_class.type_name)
+    assert Event.resolve_by_type("no such event", default=SlotSet) is SlotSet
+    with pytest.raises(ValueError, match="Unknown event name"):
+        Event.resolve_by_type("no such event")
+    assert Event.from_parameters({"event": "slot", "name": "verified", "value": True}) == SlotSet("verified", True)
+
+
+def conversation_of(turns: int, *extra: Event) -> DialogueStateTracker:
+    events: list[Event] = [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted(ACTION_LISTEN_NAME),
+                           SlotSet("verified", True), SlotSet("customer_first_name", "Jane")]
+    for turn in range(turns):
+        events += [UserUttered(f"message {turn}", {"name": "greet"}), ActionExecuted("utter_greet"),
+                   ActionExecuted(ACTION_LISTEN_NAME)]
+    return DialogueStateTracker.from_events("someone", events + list(extra), slots=DOMAIN.slots)
+
+
+def test_a_long_session_continues_only_at_a_quiet_point() -> None:
+    assert long_sessions.turns_in_session(conversation_of(5)) == 5
+    assert not long_sessions.should_continue_in_new_session(conversation_of(4), limit=5)
+    assert long_sessions.should_continue_in_new_session(conversation_of(5), limit=5)
+    assert not long_sessions.should_continue_in_new_session(conversation_of(5, ActiveLoop("verify_identity_form")), 5)
+    assert not long_sessions.should_continue_in_new_session(conversation_of(5, ConversationPaused()), limit=5)
+    assert not long_sessions.should_continue_in_new_session(conversation_of(5, SlotSet("pending_change", "close")), 5)
+
+
+def test_the_continuation_keeps_every_slot() -> None:
+    tracker = conversation_of(6)
+    before = tracker.current_slot_values()
+    tracker.update_with_events(long_sessions.continuation(tracker, DOMAIN), DOMAIN)
+    assert tracker.current_slot_values() == before and tracker.get_slot("verified") is True
+    assert long_sessions.turns_in_session(tracker) == 0
+
+
+@pytest.fixture(scope="module")
+def short_sessions(crm: Crm, action_server: ActionServer, tmp_path_factory: pytest.TempPathFactory
+                   ) -> Iterator[tuple[Bot, "subprocess.Popen[bytes]"]]:
+    """The assistant with sessions continued after 3 customer messages."""
+    bot, process = start_bot(crm, f"{action_server.url}/webhook", action_server.secret,
+                             tmp_path_factory.mktemp("rasa-short"), free_port(), secrets.token_urlsafe(32),
+                             extra_env={"SESSION_MAX_TURNS": "3"})
+    yield bot, process
+    stop(process)
+
+
+def test_the_api_secret_is_not_on_rasas_command_line(short_sessions: tuple[Bot, "subprocess.Popen[bytes]"]) -> None:
+    bot, process = short_sessions
+    command_line = Path(f"/proc/{process.pid}/cmdline").read_bytes().decode()
+    assert "rasa_server" in command_line and bot.api_secret not in command_line
+
+
+def test_a_verified_customer_stays_verified_across_the_continuation(
+        short_sessions: tuple[Bot, "subprocess.Popen[bytes]"], crm: Crm) -> None:
+    bot, _ = short_sessions
+    customer_id, email, postcode, order_number, tracking = shipped_order_customer(crm, 2)
+    me = f"u-{uuid.uuid4().hex}"
+    assert "confirm it's you" in bot.texts(me, "hi, where is my order?")
+    assert "postcode" in bot.texts(me, f"my email is {email}")
+    assert tracking in bot.texts(me, postcode)
+    bot.texts(me, "thanks a lot")  # the fourth message: the session is continued first
+    reply = bot.texts(me, "where is my order?")
+    assert "confirm it's you" not in reply and tracking in reply, reply
+
+    admin = {"Authorization": f"Bearer {api_token(bot.api_secret)}"}
+    events = httpx.get(f"{bot.url}/conversations/app-{me}/tracker", headers=admin).json()["events"]
+    kinds = [event["event"] for event in events]
+    assert kinds.count("session_started") == 1 and kinds.count("user") == 2  # only the continued session is kept
+    carried = {e["name"]: e["value"] for e in events[kinds.index("session_started"):kinds.index("user")] if e["event"] == "slot"}
+    assert carried["verified"] is True and carried["customer_id"] == customer_id
+    # the interaction log still attributes the customer's messages after the continuation
+    assert sorted(i["intent"] for i in logged_interactions(crm, customer_id, expected=2)) == ["thank", "track_order"]
