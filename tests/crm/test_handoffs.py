@@ -192,6 +192,46 @@ def test_customer_messages_reach_the_open_ticket_through_interactions(desk: Desk
     assert desk.client.get(f"/api/v1/handoffs/{ticket_id}/messages", headers=desk.actions).status_code == 403
 
 
+def agent_sees(desk: Desk, ticket_id: int, agent: dict[str, str]) -> list[tuple[str, str]]:
+    """The conversation as the console shows it: the transcript the ticket was opened with, then its messages."""
+    ticket = desk.client.get(f"/api/v1/handoffs/{ticket_id}", headers=agent).json()
+    return ([(entry["sender"], entry["text"]) for entry in ticket["transcript"]]
+            + [(message["sender"], message["text"]) for message in ticket["messages"]])
+
+
+def test_the_message_that_triggers_the_handoff_is_shown_once(desk: Desk) -> None:
+    """Rasa publishes a turn's customer message only after the turn's actions ran, so the interaction log gets the
+    message that triggered the handoff after the ticket exists, when the ticket's transcript already has it."""
+    alice = desk.bearer("alice")
+    say(desk, "conv-12", "my lamp flickers")
+    transcript = [("customer", "my lamp flickers"), ("bot", "Have you tried another bulb?"),
+                  ("customer", "a person please")]
+    ticket_id = handoff(desk, "conv-12", transcript=[{"sender": s, "text": t} for s, t in transcript]).json()["id"]
+    say(desk, "conv-12", "a person please")  # the triggering message, logged after its turn
+    assert desk.client.post(f"/api/v1/handoffs/{ticket_id}/claim", headers=alice).status_code == 200
+    say(desk, "conv-12", "a person please")  # said again, to the agent: a new message
+    say(desk, "conv-12", "my lamp flickers")  # an older text, sent again: new too
+    assert agent_sees(desk, ticket_id, alice) == transcript + [
+        ("system", "Alice joined the conversation"), ("customer", "a person please"), ("customer", "my lamp flickers")]
+
+
+def test_every_transcript_message_the_log_receives_late_is_shown_once(desk: Desk) -> None:
+    alice = desk.bearer("alice")
+    transcript = [("customer", "hello"), ("bot", "Hi! How can I help?"), ("customer", "hello"), ("customer", "a human")]
+    ticket_id = handoff(desk, "conv-13", transcript=[{"sender": s, "text": t} for s, t in transcript]).json()["id"]
+    for text in ("hello", "hello", "a human", "hello"):  # the log was behind by the whole transcript, then one more
+        say(desk, "conv-13", text)
+    assert agent_sees(desk, ticket_id, alice) == transcript + [("customer", "hello")]
+
+
+def test_a_message_logged_before_the_ticket_and_sent_again_is_new(desk: Desk) -> None:
+    alice = desk.bearer("alice")
+    say(desk, "conv-14", "a person please")  # logged before the handoff (the log is not always that late)
+    ticket_id = handoff(desk, "conv-14", transcript=[{"sender": "customer", "text": "a person please"}]).json()["id"]
+    say(desk, "conv-14", "a person please")
+    assert agent_sees(desk, ticket_id, alice) == [("customer", "a person please"), ("customer", "a person please")]
+
+
 # --- what the assistant reads, and the rating ---------------------------------------------------------------------
 
 

@@ -2,16 +2,17 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from app.models import Agent, CannedReply, HandoffTicket, Interaction, MessageSender, TicketMessage, TicketStatus
+from app.models.support import OPEN_TICKET_STATUSES
 from app.schemas.support import HandoffCreate, InteractionCreate
-
-OPEN_STATUSES = (TicketStatus.waiting, TicketStatus.claimed)
 
 
 def log_interaction(session: Session, *, data: InteractionCreate, customer_id: int | None) -> Interaction:
-    """Log the message; while the conversation is handed over, the agent also gets it in the ticket."""
+    """Log the message; while the conversation is handed over, the agent also gets it in the ticket, unless the
+    ticket's transcript already has it (see ``_already_in_transcript``)."""
     interaction = Interaction(
         conversation_id=data.conversation_id,
         customer_id=customer_id,
@@ -23,12 +24,53 @@ def log_interaction(session: Session, *, data: InteractionCreate, customer_id: i
         sentiment_score=data.sentiment.score if data.sentiment else None,
     )
     session.add(interaction)
-    ticket_id = session.scalar(select(HandoffTicket.id).where(
-        HandoffTicket.conversation_id == data.conversation_id, HandoffTicket.status.in_(OPEN_STATUSES)))
-    if ticket_id is not None:
-        session.add(TicketMessage(ticket_id=ticket_id, sender=MessageSender.customer, author=None, text=data.text))
+    session.flush()  # the message takes its place in the log
+    ticket = session.execute(select(HandoffTicket.id, HandoffTicket.created_at, HandoffTicket.transcript).where(
+        HandoffTicket.conversation_id == data.conversation_id, HandoffTicket.status.in_(OPEN_TICKET_STATUSES))).first()
+    if ticket is not None and not _already_in_transcript(session, interaction, ticket.created_at, ticket.transcript):
+        session.add(TicketMessage(ticket_id=ticket.id, sender=MessageSender.customer, author=None, text=data.text))
     session.commit()
     return interaction
+
+
+def _unlogged_tail(transcript: list[str], logged: list[str]) -> list[str]:
+    """The transcript's customer messages that were not in the log yet: what follows the longest start of the
+    transcript that the log ends with (both oldest first). Assuming as much as possible logged errs towards showing
+    a message twice, never towards hiding one that is not in the transcript."""
+    for count in range(min(len(transcript), len(logged)), 0, -1):
+        if transcript[:count] == logged[-count:]:
+            return transcript[count:]
+    return transcript
+
+
+def _already_in_transcript(session: Session, interaction: Interaction, opened_at: datetime,
+                           transcript: list[dict[str, Any]]) -> bool:
+    """Whether this logged message is one the ticket's transcript already shows the agent.
+
+    The bot sends the transcript when it opens the ticket, but Rasa publishes a turn's customer message only after
+    the turn's actions ran: the message that triggered the handoff (and any the log was behind on) reaches the log
+    after the ticket exists. Those late messages are the transcript's tail the log lacked when the ticket was opened;
+    the first messages logged since then that match it, in order, are the transcript's, later ones are new.
+    """
+    said = [entry["text"] for entry in transcript if entry.get("sender") == "customer"]
+    if not said:
+        return False
+    in_order = (Interaction.created_at, Interaction.id)
+    conversation = Interaction.conversation_id == interaction.conversation_id
+    logged_before = session.scalars(select(Interaction.text).where(conversation, Interaction.created_at < opened_at)
+                                    .order_by(*(column.desc() for column in in_order)).limit(len(said))).all()
+    late = _unlogged_tail(said, list(reversed(logged_before)))
+    if not late:
+        return False
+    logged_since = session.execute(select(Interaction.id, Interaction.text)
+                                   .where(conversation, Interaction.created_at >= opened_at)
+                                   .order_by(*in_order).limit(len(late))).all()
+    for (interaction_id, text), expected in zip(logged_since, late):
+        if text != expected:
+            return False
+        if interaction_id == interaction.id:
+            return True
+    return False
 
 
 def list_interactions(session: Session, *, customer_id: int, limit: int) -> list[Interaction]:
@@ -53,7 +95,7 @@ def get_ticket(session: Session, *, ticket_id: int) -> HandoffTicket | None:
 
 def open_ticket_for_conversation(session: Session, *, conversation_id: str) -> HandoffTicket | None:
     return session.scalar(
-        _ticket_query().where(HandoffTicket.conversation_id == conversation_id, HandoffTicket.status.in_(OPEN_STATUSES))
+        _ticket_query().where(HandoffTicket.conversation_id == conversation_id, HandoffTicket.status.in_(OPEN_TICKET_STATUSES))
     )
 
 
@@ -65,6 +107,7 @@ def latest_ticket_for_conversation(session: Session, *, conversation_id: str) ->
 
 def create_ticket(session: Session, *, data: HandoffCreate, customer_id: int | None, channel: str | None,
                   priority: float, created_at: datetime, queue_at: datetime, context: dict[str, Any]) -> HandoffTicket:
+    """The new ticket, or the conversation's open ticket when a concurrent request has just opened it."""
     ticket = HandoffTicket(
         conversation_id=data.conversation_id,
         customer_id=customer_id,
@@ -77,7 +120,15 @@ def create_ticket(session: Session, *, data: HandoffCreate, customer_id: int | N
         created_at=created_at,
     )
     session.add(ticket)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:
+        # another request opened the conversation's ticket since we looked: the unique index refused a second one
+        session.rollback()
+        existing = open_ticket_for_conversation(session, conversation_id=data.conversation_id)
+        if existing is None:  # not that index (or the other ticket is already resolved): a real error
+            raise
+        return existing
     return get_ticket(session, ticket_id=ticket.id)  # type: ignore[return-value]
 
 

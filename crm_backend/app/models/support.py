@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, Float, ForeignKey, Index, SmallInteger, String, Text
+from sqlalchemy import JSON, Enum, Float, ForeignKey, Index, SmallInteger, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import Base
@@ -45,6 +45,11 @@ class TicketStatus(str, enum.Enum):
     waiting = "waiting"
     claimed = "claimed"
     resolved = "resolved"
+
+
+OPEN_TICKET_STATUSES = (TicketStatus.waiting, TicketStatus.claimed)
+# the same as SQL, for the partial unique index (a conversation has at most one open ticket)
+OPEN_TICKET_CONDITION = "status IN ({})".format(", ".join(f"'{s.value}'" for s in OPEN_TICKET_STATUSES))
 
 
 class MessageSender(str, enum.Enum):
@@ -92,6 +97,9 @@ class HandoffTicket(Base):
         Index("ix_handoff_tickets_queue", "status", "queue_at"),
         Index("ix_handoff_tickets_conversation", "conversation_id", "status"),
         Index("ix_handoff_tickets_customer", "customer_id"),
+        # at most one open ticket per conversation, whatever the race between requests (migration 0005)
+        Index("uq_handoff_tickets_open_conversation", "conversation_id", unique=True,
+              sqlite_where=text(OPEN_TICKET_CONDITION), postgresql_where=text(OPEN_TICKET_CONDITION)),
     )
 
 

@@ -88,7 +88,8 @@ def build_context(session: Session, models_dir: Path, *, reason: HandoffReason, 
 
 
 def open_ticket(session: Session, models_dir: Path, *, data: HandoffCreate, customer: Customer | None) -> HandoffTicket:
-    """Queue the conversation with its context and priority, or return its open ticket so it never queues twice."""
+    """Queue the conversation with its context and priority, or return its open ticket so it never queues twice
+    (also when another request opens it meanwhile: see ``support_crud.create_ticket``)."""
     existing = support_crud.open_ticket_for_conversation(session, conversation_id=data.conversation_id)
     if existing is not None:
         return existing

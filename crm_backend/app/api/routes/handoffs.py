@@ -66,7 +66,8 @@ def _require_holder(ticket: HandoffTicket, agent: Agent) -> None:
 def create_handoff(body: HandoffCreate, session: SessionDep, settings: SettingsDep, _caller: ActionsOnly,
                    claims: OptionalClaims) -> HandoffCreated:
     """Queue the conversation for a person; the CRM builds the context and priority. A conversation has at most one
-    open ticket: asking again returns it. The answer says whether someone can answer now."""
+    open ticket (a unique index makes sure, even when requests race): asking again returns it. The answer says whether
+    someone can answer now."""
     customer = session.get(Customer, claims.customer_id) if claims else None
     ticket = open_ticket(session, settings.models_dir, data=body, customer=customer)
     state = HandoffState.model_validate(ticket, from_attributes=True)

@@ -2,6 +2,7 @@
 lookup by name so the assistant can turn "something like the oak chopping board" into a product id."""
 
 import threading
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Annotated
 
@@ -72,27 +73,32 @@ def for_customer(access: CustomerAccessDep, session: SessionDep, recommender: Re
     return _respond(session, model.for_customer(history, today, k, CANDIDATES_PER_RESULT * k + 10), k, card)
 
 
+ByIndex = Callable[[ShopRecommender, int, int], list[Candidate]]
+ByText = Callable[[ShopRecommender, str, int], list[Candidate]]
+
+
+def _related(product: Product, session: SessionDep, recommender: tuple[ShopRecommender, ModelCard], k: int,
+             by_index: ByIndex, by_text: ByText) -> RecommendationList:
+    """Products related to this one: ``by_index`` for a product the model knows, ``by_text`` for a newer one."""
+    model, card = recommender
+    limit = CANDIDATES_PER_RESULT * k + 10
+    index = model.index_of(product.id)
+    candidates = by_index(model, index, limit) if index is not None else by_text(model, _text_of(product), limit)
+    return _respond(session, candidates, k, card, exclude=product.id)
+
+
 @router.get("/products/{product_id}/bought-together")
 def bought_together(product: KnownProduct, session: SessionDep, recommender: Recommender,
                     k: Count = 5) -> RecommendationList:
     """Products found in the same orders as this one more often than chance would have it."""
-    model, card = recommender
-    limit = CANDIDATES_PER_RESULT * k + 10
-    index = model.index_of(product.id)
-    candidates = (model.bought_together_with(index, limit) if index is not None
-                  else model.bought_together_with_text(_text_of(product), limit))
-    return _respond(session, candidates, k, card, exclude=product.id)
+    return _related(product, session, recommender, k,
+                    ShopRecommender.bought_together_with, ShopRecommender.bought_together_with_text)
 
 
 @router.get("/products/{product_id}/similar")
 def similar(product: KnownProduct, session: SessionDep, recommender: Recommender, k: Count = 5) -> RecommendationList:
     """Products like this one: bought by the same customers, or described alike."""
-    model, card = recommender
-    limit = CANDIDATES_PER_RESULT * k + 10
-    index = model.index_of(product.id)
-    candidates = (model.similar_to(index, limit) if index is not None
-                  else model.similar_to_text(_text_of(product), limit))
-    return _respond(session, candidates, k, card, exclude=product.id)
+    return _related(product, session, recommender, k, ShopRecommender.similar_to, ShopRecommender.similar_to_text)
 
 
 @router.get("/recommendations/popular")
