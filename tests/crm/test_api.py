@@ -215,6 +215,16 @@ def test_order_list_and_status_with_tracking(shop: Shop) -> None:
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "order_not_found"
 
 
+def test_order_status_finds_only_the_customers_own_orders(shop: Shop) -> None:
+    """One query by number and customer: another customer's order is not found, even by an agent."""
+    others = shop.client.get(f"/api/v1/customers/{shop.alice_id}/orders/SO-0000004", headers=shop.agent)
+    assert others.status_code == 404 and others.json()["error"]["code"] == "order_not_found"
+    unknown = shop.client.get("/api/v1/customers/999999/orders/SO-0000004", headers=shop.agent)
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "customer_not_found"
+    own = shop.client.get(f"/api/v1/customers/{shop.bob_id}/orders/SO-0000004", headers=shop.agent)
+    assert own.status_code == 200 and own.json()["total"] == "79.80" and own.json()["item_count"] == 2
+
+
 def test_contact_update_is_validated_and_audited(shop: Shop) -> None:
     headers = shop.as_customer(shop.token_for(shop.alice_id))
     path = f"/api/v1/customers/{shop.alice_id}/contact"

@@ -2,6 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from app.api.db_io import run_db
 from app.api.deps import CustomerAccessDep, SessionDep
 from app.api.errors import ApiError
 from app.crud import customers as customers_crud
@@ -20,8 +21,8 @@ router = APIRouter(prefix="/customers/{customer_id}", tags=["customers"])
 
 
 @router.get("/summary")
-def account_summary(access: CustomerAccessDep, session: SessionDep) -> AccountSummary:
-    return customers_crud.account_summary(session, customer=access.customer)
+async def account_summary(access: CustomerAccessDep, session: SessionDep) -> AccountSummary:
+    return await run_db(session, customers_crud.account_summary, session, customer=access.customer)
 
 
 @router.patch("/contact")

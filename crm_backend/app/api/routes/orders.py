@@ -1,12 +1,11 @@
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Query, status
 
-from app.api.deps import CustomerAccessDep, SessionDep
+from app.api.deps import CustomerAccessDep, CustomerOrder, SessionDep
 from app.api.errors import ApiError
 from app.crud import orders as orders_crud
-from app.models import Order
 from app.schemas.order import (
     CancellationResult,
     Invoice,
@@ -27,18 +26,6 @@ RETURN_INSTRUCTIONS = (
 )
 
 
-def get_customer_order(
-    access: CustomerAccessDep, session: SessionDep, order_number: Annotated[str, Path(max_length=30)]
-) -> Order:
-    order = orders_crud.get_order(session, customer_id=access.customer.id, order_number=order_number.strip().upper())
-    if order is None:
-        raise ApiError(404, "order_not_found", "This customer has no order with that number.")
-    return order
-
-
-CustomerOrder = Annotated[Order, Depends(get_customer_order)]
-
-
 @router.get("/orders")
 def list_orders(
     access: CustomerAccessDep,
@@ -54,7 +41,8 @@ def list_orders(
 
 
 @router.get("/orders/{order_number}")
-def order_status(order: CustomerOrder) -> OrderDetail:
+async def order_status(order: CustomerOrder) -> OrderDetail:
+    """``async``: the order comes with its lines and products, so this does no I/O and needs no thread-pool hop."""
     return orders_crud.order_detail(order)
 
 
