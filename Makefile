@@ -64,8 +64,9 @@ bench-sentiment: $(ENV_STAMPS)
 	$(BOT_PY) benchmarks/bench_sentiment.py
 
 # The whole assistant under simulated customers over the app channel, and one conversation of 300 turns (docs/benchmarks-chat.md).
+# In the scaled set-up: 2 Rasa workers sharing the machine's Redis (`.venv/bin/python benchmarks/bench_chat.py` alone: make run's one worker).
 bench-chat: $(ENV_STAMPS) $(MODEL)
-	$(BOT_PY) benchmarks/bench_chat.py
+	$(BOT_PY) benchmarks/bench_chat.py --rasa-workers 2 --redis redis://127.0.0.1:6379/0
 
 # Refresh the bot's product and category patterns from the CRM's catalogue (CRM_DATABASE_URL, else var/); retrain after.
 catalog-patterns: $(ENV_STAMPS)

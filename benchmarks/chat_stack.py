@@ -16,7 +16,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from urllib.parse import urlparse
 
 import jwt
 import redis
@@ -85,19 +84,6 @@ def crm_template() -> Path:
     return TEMPLATE
 
 
-def redis_endpoints(base: Path, redis_url: str, prefix: str, workdir: Path) -> Path:
-    """A copy of ``base`` with a Redis tracker store and lock store under the run's own key prefix.
-
-    Rasa takes the prefix only if it is letters and digits; trackers left behind by a crashed run expire in an hour.
-    """
-    parsed = urlparse(redis_url)
-    store = (f"  type: redis\n  url: {parsed.hostname}\n  port: {parsed.port or 6379}\n"
-             f"  db: {int(parsed.path.strip('/') or 0)}\n  key_prefix: {prefix}\n")
-    path = workdir / "endpoints.yml"
-    path.write_text(base.read_text() + f"\ntracker_store:\n{store}  record_exp: 3600\n\nlock_store:\n{store}")
-    return path
-
-
 def delete_redis_keys(redis_url: str, prefix: str) -> None:
     """Remove what the run left in Redis (only keys under the run's own prefix)."""
     client = redis.Redis.from_url(redis_url)
@@ -106,7 +92,8 @@ def delete_redis_keys(redis_url: str, prefix: str) -> None:
         client.delete(*keys)
 
 
-def services(config: StackConfig, keys: dict[str, str], crm_dir: Path, endpoints: Path) -> tuple[list[Service], str]:
+def services(config: StackConfig, keys: dict[str, str], crm_dir: Path, endpoints: Path,
+             scaling_env: dict[str, str]) -> tuple[list[Service], str]:
     """CRM, action server and Rasa on free ports, as ``ops/supervisor.py`` starts them (Rasa's HTTP API on for the
     CRM); and Rasa's address."""
     crm_port, actions_port, rasa_port = free_port(), free_port(), free_port()
@@ -127,7 +114,7 @@ def services(config: StackConfig, keys: dict[str, str], crm_dir: Path, endpoints
                          "--endpoints", str(endpoints), "--credentials", "credentials.yml"],
                 f"{rasa_url}/", cwd=config.code, startup_timeout=300,
                 env=shared | {"ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook", "CRM_URL": crm_url,
-                              "SANIC_WORKERS": str(config.rasa_workers)}),
+                              "RASA_WORKERS": str(config.rasa_workers)} | scaling_env),
     ], rasa_url
 
 
@@ -141,12 +128,13 @@ def running_stack(config: StackConfig, logs: Path) -> Iterator[RunningStack]:
         shutil.copytree(crm_template(), workdir / "crm")
         crm_init(workdir / "crm", keys)  # on the copy this only migrates (and trains a model the CRM may have gained since)
         endpoints = config.endpoints or config.code / "endpoints.yml"
-        if config.redis_url:
+        scaling_env = {}
+        if config.redis_url:  # rasa_server adds the Redis stores to the endpoints (rasa_server/scaling.py)
             prefix = f"benchchat{secrets.token_hex(4)}"
-            endpoints = redis_endpoints(endpoints, config.redis_url, prefix, workdir)
+            scaling_env = {"RASA_REDIS_URL": config.redis_url, "RASA_REDIS_KEY_PREFIX": prefix}
             stack.callback(delete_redis_keys, config.redis_url, prefix)
         sessions = {}
-        to_start, rasa_url = services(config, keys, workdir / "crm", endpoints)
+        to_start, rasa_url = services(config, keys, workdir / "crm", endpoints, scaling_env)
         for service in to_start:
             log = logs / f"{service.name}.log"
             log.unlink(missing_ok=True)

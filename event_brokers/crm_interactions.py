@@ -10,26 +10,29 @@ only costs the log entry (counted and reported without message contents).
 import asyncio
 import logging
 import os
-from collections import OrderedDict
 from typing import Any
 
 import aiohttp
+import redis
 from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
+
+from event_brokers.verification_tokens import InMemoryTokens, RedisTokens, VerificationTokens
+from rasa_server import scaling
 
 logger = logging.getLogger(__name__)
 
 MAX_TEXT = 5000
-MAX_CONVERSATIONS = 10_000
 TOKEN_SLOT = "crm_token"
 
 
 class CrmInteractionLog(EventBroker):
-    def __init__(self, crm_url: str, api_key: str, timeout_seconds: float = 3.0) -> None:
+    def __init__(self, crm_url: str, api_key: str, timeout_seconds: float = 3.0,
+                 tokens: VerificationTokens | None = None) -> None:
         self.crm_url = crm_url.rstrip("/")
         self.api_key = api_key
         self.timeout_seconds = timeout_seconds
-        self.tokens: OrderedDict[str, str] = OrderedDict()
+        self.tokens = tokens or InMemoryTokens()
         self.pending: set[asyncio.Task[None]] = set()
         self.failures = 0
         # One aiohttp session (Rasa's own HTTP client) for the process, made in the server's event loop at the first
@@ -39,33 +42,42 @@ class CrmInteractionLog(EventBroker):
 
     @classmethod
     async def from_endpoint_config(cls, broker_config: EndpointConfig, event_loop: Any = None) -> "CrmInteractionLog":
+        redis_url = scaling.redis_url(dict(os.environ))
         return cls(
             crm_url=os.environ.get("CRM_URL", "http://127.0.0.1:8000"),
             api_key=os.environ["CRM_ACTIONS_API_KEY"],
             timeout_seconds=float(broker_config.kwargs.get("timeout_seconds", 3.0)),
+            tokens=RedisTokens.from_url(redis_url, scaling.key_prefix(dict(os.environ))) if redis_url else None,
         )
 
     def publish(self, event: dict[str, Any]) -> None:
         sender_id = event.get("sender_id", "")
         kind = event.get("event")
         if kind == "slot" and event.get("name") == TOKEN_SLOT:
-            self._remember_token(sender_id, event.get("value"))
+            self._keep_token(sender_id, event.get("value"))
         elif kind in ("session_started", "restart"):
-            self.tokens.pop(sender_id, None)
+            self._keep_token(sender_id, None)
         elif kind == "user" and event.get("text"):
-            token = self.tokens.get(sender_id)  # as of this message: verifying later does not reach back
+            token = self._token(sender_id)  # as of this message: verifying later does not reach back
             task = asyncio.get_running_loop().create_task(self._send(self.interaction(event), token))
             self.pending.add(task)
             task.add_done_callback(self.pending.discard)
 
-    def _remember_token(self, sender_id: str, token: Any) -> None:
-        if not token:
-            self.tokens.pop(sender_id, None)
-            return
-        self.tokens[sender_id] = str(token)
-        self.tokens.move_to_end(sender_id)
-        while len(self.tokens) > MAX_CONVERSATIONS:
-            self.tokens.popitem(last=False)
+    def _keep_token(self, sender_id: str, token: Any) -> None:
+        try:
+            if token:
+                self.tokens.remember(sender_id, str(token))
+            else:
+                self.tokens.forget(sender_id)
+        except redis.RedisError as error:  # the reply goes on; later messages are logged without the customer
+            logger.warning("could not keep a verification token in Redis (%s)", type(error).__name__)
+
+    def _token(self, sender_id: str) -> str | None:
+        try:
+            return self.tokens.get(sender_id)
+        except redis.RedisError as error:  # logged without the customer rather than not at all
+            logger.warning("could not read a verification token from Redis (%s)", type(error).__name__)
+            return None
 
     @staticmethod
     def interaction(event: dict[str, Any]) -> dict[str, Any]:

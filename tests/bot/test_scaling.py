@@ -1,0 +1,107 @@
+"""Several Rasa workers sharing Redis (rasa_server/scaling.py): the configuration, the interaction log's tokens in
+Redis, and whole conversations over the app channel whichever worker answers. Needs the Redis server of these
+machines (127.0.0.1:6379); skipped, saying so, where none answers."""
+
+import secrets
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from conftest import ActionServer, Bot, Crm, REPO, free_port, start_bot
+from event_brokers.verification_tokens import RedisTokens
+from ops.processes import stop
+from rasa_server import scaling
+from test_conversations import logged_interactions
+from test_flows import verify
+from shop import customer_where
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def redis_or_skip() -> redis.Redis:
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        pytest.skip(f"no Redis server at {REDIS_URL} ({type(error).__name__}): the scaled set-up cannot be tested here")
+    return client
+
+
+def test_several_workers_need_redis(tmp_path: Path) -> None:
+    assert scaling.scaled_options(["--endpoints", "endpoints.yml"], {}, tmp_path) == (["--endpoints", "endpoints.yml"], {})
+    with pytest.raises(SystemExit, match="needs RASA_REDIS_URL"):
+        scaling.scaled_options(["--endpoints", "endpoints.yml"], {"RASA_WORKERS": "2"}, tmp_path)
+    with pytest.raises(SystemExit, match="letters and digits"):
+        scaling.scaled_options(["--endpoints", "endpoints.yml"],
+                               {"RASA_REDIS_URL": REDIS_URL, "RASA_REDIS_KEY_PREFIX": "a:b"}, tmp_path)
+    with pytest.raises(SystemExit, match="redis://host:port/db"):
+        scaling.scaled_options(["--endpoints", "endpoints.yml"], {"RASA_REDIS_URL": "127.0.0.1:6379"}, tmp_path)
+
+
+def test_the_redis_stores_are_added_to_the_endpoints(tmp_path: Path) -> None:
+    environ = {"RASA_WORKERS": "2", "RASA_REDIS_URL": "redis://:pw@redis.internal:6380/3"}
+    options, extra = scaling.scaled_options(["--port", "5005", "--endpoints", str(REPO / "endpoints.yml")], environ,
+                                            tmp_path)
+    assert options[:3] == ["--port", "5005", "--endpoints"] and extra == {"SANIC_WORKERS": "2", "RASA_REDIS_PASSWORD": "pw"}
+    written = Path(options[3]).read_text()
+    assert written.startswith((REPO / "endpoints.yml").read_text())
+    for store in ("tracker_store:", "lock_store:"):
+        section = written.split(store)[1]
+        assert "type: redis\n  url: redis.internal\n  port: 6380\n  db: 3\n  key_prefix: shopassistant" in section
+    assert "pw" not in written and "password: ${RASA_REDIS_PASSWORD}" in written  # the secret stays in the environment
+
+
+def test_tokens_in_redis_are_shared_and_expire() -> None:
+    client = redis_or_skip()
+    prefix = f"test{secrets.token_hex(4)}"
+    first, second = RedisTokens.from_url(REDIS_URL, prefix), RedisTokens.from_url(REDIS_URL, prefix)  # two workers
+    try:
+        first.remember("app-someone", "token-1")
+        assert second.get("app-someone") == "token-1" and second.get("app-nobody") is None
+        assert 0 < client.ttl(f"{prefix}:crm-token:app-someone") <= 3600
+        second.forget("app-someone")
+        assert first.get("app-someone") is None
+    finally:
+        for key in client.scan_iter(match=f"{prefix}:*"):
+            client.delete(key)
+
+
+@pytest.fixture(scope="module")
+def two_workers(crm: Crm, action_server: ActionServer, tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[tuple[Bot, str, int]]:
+    """The assistant as two worker processes sharing conversations, locks and tokens in Redis under a prefix."""
+    client = redis_or_skip()
+    prefix = f"test{secrets.token_hex(4)}"
+    bot, process = start_bot(crm, f"{action_server.url}/webhook", action_server.secret,
+                             tmp_path_factory.mktemp("rasa-workers"), free_port(), secrets.token_urlsafe(32),
+                             extra_env={"RASA_WORKERS": "2", "RASA_REDIS_URL": REDIS_URL, "RASA_REDIS_KEY_PREFIX": prefix})
+    yield bot, prefix, process.pid
+    stop(process)
+    for key in client.scan_iter(match=f"{prefix}:*"):
+        client.delete(key)
+
+
+def rasa_workers(rasa_pid: int) -> list[str]:
+    """The worker processes Sanic forked from Rasa's main process."""
+    children = subprocess.run(["pgrep", "-P", str(rasa_pid)], capture_output=True, text=True).stdout.split()
+    return [pid for pid in children if "rasa_server" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")]
+
+
+def test_conversations_go_on_whichever_worker_answers(two_workers: tuple[Bot, str, int], crm: Crm) -> None:
+    bot, prefix, rasa_pid = two_workers
+    assert len(rasa_workers(rasa_pid)) == 2
+    customers = [customer_where(crm, "o.status IN ('shipped', 'delivered')") for _ in range(3)]
+    senders = [f"u-{uuid.uuid4().hex}" for _ in customers]
+    for customer, me in zip(customers, senders):  # each message may go to either worker
+        assert "confirm it's you" in bot.texts(me, "hi, where is my order?")
+        assert "SO-" in verify(bot, me, customer.email, customer.postcode)
+        assert "confirm it's you" not in bot.texts(me, "and what's the status of my order?")  # still verified
+        bot.texts(me, "thanks a lot")
+    stored = {key.decode() for key in redis.Redis.from_url(REDIS_URL).scan_iter(match=f"{prefix}:*")}
+    assert all(any(me in key for key in stored) for me in senders), "the conversations should live in Redis"
+    for customer in customers:  # logged with the customer whichever worker saw the verification
+        assert "thank" in {i["intent"] for i in logged_interactions(crm, customer.id, expected=2)}
