@@ -82,9 +82,20 @@ class CurrentModel:
         self._loaded: tuple[str, Any, ModelCard] | None = None
         self._loading = threading.Lock()  # concurrent first requests load the model once, not once each
 
-    def get(self, models_dir: Path) -> tuple[Any, ModelCard]:
+    def _current_version(self, models_dir: Path) -> str | None:
         pointer = models_dir / self.name / "CURRENT"
-        version = pointer.read_text().strip() if pointer.is_file() else None
+        return pointer.read_text().strip() if pointer.is_file() else None
+
+    def loaded(self, models_dir: Path) -> tuple[Any, ModelCard] | None:
+        """The model in memory if it is still the current version, else None: never loads, never waits on a load, so
+        an ``async`` caller can serve from memory and send only a (re)load (``get``) to a thread."""
+        loaded = self._loaded
+        if loaded is None or loaded[0] != self._current_version(models_dir):
+            return None
+        return loaded[1], loaded[2]
+
+    def get(self, models_dir: Path) -> tuple[Any, ModelCard]:
+        version = self._current_version(models_dir)
         with self._loading:
             if self._loaded is None or self._loaded[0] != version:
                 model, card = load_model(models_dir, self.name)
