@@ -1,7 +1,8 @@
 """Several Rasa worker processes on one machine or more: Redis then holds what the workers share.
 
 ``RASA_WORKERS`` (default 1) worker processes answer on one port; with more than one, ``RASA_REDIS_URL``
-(``redis://host:port/db``) is required and holds the conversations (tracker store), their locks (lock store) and
+(``redis://host:port/db``) is required and holds the conversations (tracker store: their latest session,
+``tracker_store.py``), their locks (lock store) and
 the interaction log's verification tokens (event_brokers/crm_interactions.py), all under ``RASA_REDIS_KEY_PREFIX``.
 A message of the app REST channel can then be handled by any worker. The website widget's socket.io channel keeps
 its sockets in the worker they connected to, so it needs a single-worker Rasa (it may share the same Redis).
@@ -11,6 +12,8 @@ import os
 import re
 from pathlib import Path
 from urllib.parse import urlparse
+
+from rasa_server.tracker_store import LatestSessionRedisTrackerStore
 
 DEFAULT_KEY_PREFIX = "shopassistant"
 TRACKER_TTL_SECONDS = 7 * 24 * 3600  # a conversation not touched for a week is forgotten
@@ -46,7 +49,9 @@ def redis_endpoints(base: Path, url: str, prefix: str, target: Path) -> Path:
              f"  db: {int(parsed.path.strip('/') or 0)}\n  key_prefix: {prefix}\n")
     if parsed.password:
         store += "  password: ${RASA_REDIS_PASSWORD}\n"  # read by Rasa from the environment, never written here
-    target.write_text(base.read_text() + f"\ntracker_store:\n{store}  record_exp: {TRACKER_TTL_SECONDS}\n\n"
+    tracker_store = store.replace("type: redis", f"type: {LatestSessionRedisTrackerStore.__module__}."
+                                                 f"{LatestSessionRedisTrackerStore.__name__}")
+    target.write_text(base.read_text() + f"\ntracker_store:\n{tracker_store}  record_exp: {TRACKER_TTL_SECONDS}\n\n"
                       f"lock_store:\n{store}")
     return target
 

@@ -14,7 +14,10 @@ import redis
 from conftest import ActionServer, Bot, Crm, REPO, free_port, start_bot
 from event_brokers.verification_tokens import RedisTokens
 from ops.processes import stop
-from rasa_server import scaling
+from rasa_server import long_sessions, scaling
+from rasa_server.tracker_store import LatestSessionRedisTrackerStore
+from test_rasa_server import conversation_of
+from trackers import DOMAIN
 from test_conversations import logged_interactions
 from test_flows import verify
 from shop import customer_where
@@ -51,7 +54,9 @@ def test_the_redis_stores_are_added_to_the_endpoints(tmp_path: Path) -> None:
     assert written.startswith((REPO / "endpoints.yml").read_text())
     for store in ("tracker_store:", "lock_store:"):
         section = written.split(store)[1]
-        assert "type: redis\n  url: redis.internal\n  port: 6380\n  db: 3\n  key_prefix: shopassistant" in section
+        assert "  url: redis.internal\n  port: 6380\n  db: 3\n  key_prefix: shopassistant" in section
+    assert "type: rasa_server.tracker_store.LatestSessionRedisTrackerStore" in written.split("tracker_store:")[1]
+    assert "type: redis" in written.split("lock_store:")[1]
     assert "pw" not in written and "password: ${RASA_REDIS_PASSWORD}" in written  # the secret stays in the environment
 
 
@@ -105,3 +110,22 @@ def test_conversations_go_on_whichever_worker_answers(two_workers: tuple[Bot, st
     assert all(any(me in key for key in stored) for me in senders), "the conversations should live in Redis"
     for customer in customers:  # logged with the customer whichever worker saw the verification
         assert "thank" in {i["intent"] for i in logged_interactions(crm, customer.id, expected=2)}
+
+
+async def test_the_redis_tracker_store_keeps_the_latest_session_only() -> None:
+    client = redis_or_skip()
+    prefix = f"test{secrets.token_hex(4)}"
+    store = LatestSessionRedisTrackerStore(DOMAIN, host="127.0.0.1", port=6379, db=0, key_prefix=prefix)
+    try:
+        tracker = conversation_of(5)
+        await store.save(tracker)
+        tracker.update_with_events(long_sessions.continuation(tracker, DOMAIN), DOMAIN)  # a long session continued
+        await store.save(tracker)
+        latest = await store.retrieve("someone")
+        assert latest is not None and long_sessions.turns_in_session(latest) == 0 and latest.get_slot("verified") is True
+        await store.save(latest)
+        kept = await store.retrieve_full_tracker("someone")
+        assert kept is not None and [type(e).__name__ for e in kept.events].count("SessionStarted") == 1
+    finally:
+        for key in client.scan_iter(match=f"{prefix}:*"):
+            client.delete(key)
