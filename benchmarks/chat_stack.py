@@ -21,7 +21,7 @@ import jwt
 import redis
 
 from ops.dev_secrets import SECRET_NAMES
-from ops.processes import Service, start, stop
+from ops.processes import Service, rasa_command, start, stop
 
 REPO = Path(__file__).resolve().parents[1]
 CRM_PYTHON = REPO / "crm_backend/.venv/bin/python"
@@ -109,9 +109,7 @@ def services(config: StackConfig, keys: dict[str, str], crm_dir: Path, endpoints
                 f"http://127.0.0.1:{actions_port}/health", cwd=config.code,
                 env=shared | {"CRM_URL": crm_url, "SANIC_HOST": "127.0.0.1",
                               "ACTION_SERVER_SANIC_WORKERS": str(config.action_workers)}),
-        Service("rasa", [str(BOT_PYTHON), "-m", "rasa_server", "--model", str(config.model), "--interface", "127.0.0.1",
-                         "--port", str(rasa_port), "--cors", crm_url, "--enable-api",
-                         "--endpoints", str(endpoints), "--credentials", "credentials.yml"],
+        Service("rasa", rasa_command(BOT_PYTHON, config.model, rasa_port, endpoints, cors=[crm_url]),
                 f"{rasa_url}/", cwd=config.code, startup_timeout=300,
                 env=shared | {"ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook", "CRM_URL": crm_url,
                               "RASA_WORKERS": str(config.rasa_workers)} | scaling_env),

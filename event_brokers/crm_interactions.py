@@ -42,12 +42,13 @@ class CrmInteractionLog(EventBroker):
 
     @classmethod
     async def from_endpoint_config(cls, broker_config: EndpointConfig, event_loop: Any = None) -> "CrmInteractionLog":
-        redis_url = scaling.redis_url(dict(os.environ))
+        environ = dict(os.environ)
+        redis_url = scaling.redis_url(environ)
         return cls(
-            crm_url=os.environ.get("CRM_URL", "http://127.0.0.1:8000"),
-            api_key=os.environ["CRM_ACTIONS_API_KEY"],
+            crm_url=environ.get("CRM_URL", "http://127.0.0.1:8000"),
+            api_key=environ["CRM_ACTIONS_API_KEY"],
             timeout_seconds=float(broker_config.kwargs.get("timeout_seconds", 3.0)),
-            tokens=RedisTokens.from_url(redis_url, scaling.key_prefix(dict(os.environ))) if redis_url else None,
+            tokens=RedisTokens.from_url(redis_url, scaling.key_prefix(environ)) if redis_url else None,
         )
 
     def publish(self, event: dict[str, Any]) -> None:

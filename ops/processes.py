@@ -28,6 +28,13 @@ class Service:
     startup_timeout: float = 120.0
 
 
+def rasa_command(python: Path, model: Path, port: int, endpoints: Path | str, cors: list[str]) -> list[str]:
+    """How every part of the system starts Rasa: through ``rasa_server`` (its secret from ``RASA_JWT_SECRET``), on
+    this machine's loopback, with its HTTP API on for the CRM and the channels of ``credentials.yml``."""
+    return [str(python), "-m", "rasa_server", "--model", str(model), "--interface", "127.0.0.1", "--port", str(port),
+            "--cors", *cors, "--enable-api", "--endpoints", str(endpoints), "--credentials", "credentials.yml"]
+
+
 def is_healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (our own localhost URL)

@@ -20,7 +20,7 @@ import jwt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ops.processes import Service, ServiceFailed, start, stop  # noqa: E402
+from ops.processes import Service, ServiceFailed, rasa_command, start, stop  # noqa: E402
 from ops.dev_secrets import ensure_secrets  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,10 +62,8 @@ def services(secrets: dict[str, str]) -> list[Service]:
         ),
         Service(
             name="rasa",
-            command=[str(REPO / ".venv/bin/python"), "-m", "rasa_server", "--model", str(REPO / "models/current.tar.gz"),
-                     "--interface", "127.0.0.1", "--port", str(RASA_PORT),
-                     "--cors", crm_url, f"http://localhost:{CRM_PORT}",  # the shop's chat widget is served by the CRM
-                     "--enable-api", "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"],
+            command=rasa_command(REPO / ".venv/bin/python", REPO / "models/current.tar.gz", RASA_PORT, "endpoints.yml",
+                                 cors=[crm_url, f"http://localhost:{CRM_PORT}"]),  # the shop's widget is served by the CRM
             health_url=f"{rasa_url}/",
             env=shared | {"ACTION_SERVER_URL": f"http://127.0.0.1:{ACTIONS_PORT}/webhook", "CRM_URL": crm_url,
                           "RASA_JWT_SECRET": rasa_jwt_secret},

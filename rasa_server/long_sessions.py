@@ -10,6 +10,7 @@ the in-memory and Redis tracker stores then keep only the
 latest session, as after an expired one, so the widget's history after a reload starts at the continuation.
 """
 
+import functools
 import os
 from typing import Any
 
@@ -24,7 +25,9 @@ DEFAULT_MAX_TURNS = 40
 _rasa_update_tracker_session = MessageProcessor._update_tracker_session
 
 
+@functools.cache
 def max_turns() -> int:
+    """Read once per process: it is asked before every message."""
     return int(os.environ.get("SESSION_MAX_TURNS", DEFAULT_MAX_TURNS))
 
 

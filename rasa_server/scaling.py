@@ -62,12 +62,11 @@ def scaled_options(options: list[str], environ: dict[str, str], workdir: Path) -
     count = workers(environ)
     if url is None:
         return options, {}
-    options = list(options)
-    if "--endpoints" in options:
-        at = options.index("--endpoints") + 1
-        options[at] = str(redis_endpoints(Path(options[at]), url, key_prefix(environ), workdir / "endpoints.yml"))
-    else:
+    if "--endpoints" not in options:
         raise SystemExit("RASA_REDIS_URL needs --endpoints (the endpoints.yml the Redis stores are added to)")
+    options = list(options)
+    at = options.index("--endpoints") + 1
+    options[at] = str(redis_endpoints(Path(options[at]), url, key_prefix(environ), workdir / "endpoints.yml"))
     extra = {"SANIC_WORKERS": str(count)}
     password = urlparse(url).password
     if password:

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 os.environ["RASA_TELEMETRY_ENABLED"] = "false"  # inherited by every Rasa process the tests start
 
-from ops.processes import Service, start, stop  # noqa: E402
+from ops.processes import Service, rasa_command, start, stop  # noqa: E402
 
 CRM_PYTHON = REPO / "crm_backend/.venv/bin/python"
 MODEL = Path(os.environ.get("BOT_TEST_MODEL", REPO / "models/current.tar.gz"))  # another model while iterating
@@ -197,9 +197,7 @@ def start_bot(crm: Crm, action_url: str, action_secret: str, workdir: Path, port
         pytest.fail(f"no trained model at {MODEL}: run `make train` (make test does it)")
     app_secret = secrets.token_urlsafe(32)
     process = start(
-        Service("rasa", [str(REPO / ".venv/bin/python"), "-m", "rasa_server", "--model", str(MODEL), "--port", str(port),
-                         "--interface", "127.0.0.1", "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
-                         "--enable-api", "--cors", crm.url],
+        Service("rasa", rasa_command(REPO / ".venv/bin/python", MODEL, port, "endpoints.yml", cors=[crm.url]),
                 f"http://127.0.0.1:{port}/", cwd=REPO, startup_timeout=300,
                 env={"ACTION_SERVER_URL": action_url, "ACTION_SERVER_SECRET": action_secret, "RASA_JWT_SECRET": api_secret,
                      "CRM_URL": crm.url, "CRM_ACTIONS_API_KEY": crm.actions_key, "PYTHONPATH": str(REPO),
