@@ -28,14 +28,15 @@ from rasa_server import long_sessions, scaling, speedups  # noqa: E402
 
 def rasa_arguments(options: list[str], environ: dict[str, str]) -> list[str]:
     """``rasa run`` with ``options``, and the API's JWT secret when the API is on."""
-    if "--jwt-secret" in options:
+    if any(option.split("=")[0] == "--jwt-secret" for option in options):
         raise SystemExit("pass the API's secret in RASA_JWT_SECRET, not on the command line")
     arguments = ["rasa", "run", *options]
     if "--enable-api" in options:
         secret = environ.get("RASA_JWT_SECRET")
         if not secret:
             raise SystemExit("RASA_JWT_SECRET is not set: Rasa's HTTP API is never started without a secret")
-        arguments += ["--jwt-secret", secret, "--jwt-method", "HS256"]
+        # one argument with "=": a secret that starts with "-" would otherwise be read as an option
+        arguments += [f"--jwt-secret={secret}", "--jwt-method", "HS256"]
     return arguments
 
 

@@ -1,6 +1,7 @@
 """How we start Rasa (rasa_server): its API secret kept off the command line, the speed-ups doing what Rasa did, and
 long conversations continuing in a new session that keeps what the slots hold."""
 
+import asyncio
 import secrets
 import subprocess
 import uuid
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiohttp import web
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
@@ -28,13 +30,15 @@ from trackers import DOMAIN
 
 
 def test_the_api_secret_comes_from_the_environment_only() -> None:
-    assert rasa_arguments(["--enable-api", "--port", "5005"], {"RASA_JWT_SECRET": "s" * 40}) == [
-        "rasa", "run", "--enable-api", "--port", "5005", "--jwt-secret", "s" * 40, "--jwt-method", "HS256"]
+    assert rasa_arguments(["--enable-api", "--port", "5005"], {"RASA_JWT_SECRET": "-s" * 20}) == [
+        "rasa", "run", "--enable-api", "--port", "5005", "--jwt-secret=" + "-s" * 20, "--jwt-method", "HS256"]
     assert rasa_arguments(["--port", "5005"], {}) == ["rasa", "run", "--port", "5005"]  # no API, no secret needed
     with pytest.raises(SystemExit, match="RASA_JWT_SECRET is not set"):
         rasa_arguments(["--enable-api"], {})
     with pytest.raises(SystemExit, match="not on the command line"):
         rasa_arguments(["--enable-api", "--jwt-secret", "s" * 40], {"RASA_JWT_SECRET": "s" * 40})
+    with pytest.raises(SystemExit, match="not on the command line"):
+        rasa_arguments(["--enable-api", "--jwt-secret=" + "s" * 40], {"RASA_JWT_SECRET": "s" * 40})
 
 
 def test_action_results_are_checked_as_rasa_checks_them() -> None:
@@ -45,6 +49,35 @@ def test_action_results_are_checked_as_rasa_checks_them() -> None:
         action._validate_action_result({"events": "not a list"})
     with pytest.raises(ValidationError):
         action._validate_action_result({"events": [{"no": "event name"}]})
+
+
+async def test_an_endpoint_keeps_its_connection_until_it_idles(monkeypatch) -> None:
+    """Requests through one endpoint share a connection; one left idle is closed by us, before the server would."""
+    peers: list[tuple[str, int]] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        peers.append(request.transport.get_extra_info("peername"))
+        return web.json_response({"headers": {"token": request.headers.get("token")}, "body": await request.json()})
+
+    app = web.Application()
+    app.router.add_post("/webhook", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    monkeypatch.setattr(speedups, "IDLE_CONNECTION_SECONDS", 0.3)
+    speedups.apply()
+    try:
+        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", headers={"token": "t"})
+        answers = [await endpoint.request(json={"n": n}) for n in range(3)]
+        assert answers == [{"headers": {"token": "t"}, "body": {"n": n}} for n in range(3)]  # Rasa's request, as before
+        assert len(peers) == 3 and len(set(peers)) == 1
+        await asyncio.sleep(0.6)
+        await endpoint.request(json={"n": 3})
+        assert len(set(peers)) == 2
+        await endpoint.session().session.close()
+    finally:
+        await runner.cleanup()
 
 
 def test_event_classes_are_found_as_rasa_finds_them() -> None:

