@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app.core.config import Settings
 from app.core.security import issue_customer_token
 from app.main import create_app
-from app.models import AuditEntry, Customer, OrderStatus
+from app.models import AuditEntry, Customer, Interaction, OrderStatus
 from conftest import agent_headers
 from factories import add_customer, add_order, add_product
 
@@ -294,3 +294,41 @@ def test_interactions_are_attributed_only_with_a_token(shop: Shop) -> None:
     assert [h["text"] for h in history] == ["Where is my parcel??"]
     bad = shop.client.post("/api/v1/interactions", headers=shop.actions, json=message | {"sentiment": {"label": "furious", "score": 2}})
     assert bad.status_code == 422
+
+
+def test_a_batch_of_interactions_is_logged_in_order_each_with_its_own_customer(shop: Shop) -> None:
+    secret = shop.settings.token_secret.get_secret_value()
+    expired = issue_customer_token(secret, shop.bob_id, "conv-1", -10)[0]
+    batch = [
+        {"conversation_id": "conv-1", "channel": "app", "text": "hello", "intent": "greet"},
+        {"conversation_id": "conv-1", "channel": "app", "text": "my order?", "customer_token": shop.token_for(shop.alice_id)},
+        {"conversation_id": "conv-2", "channel": "app", "text": "not mine", "customer_token": shop.token_for(shop.alice_id)},
+        {"conversation_id": "conv-1", "channel": "app", "text": "late", "customer_token": expired},
+        {"conversation_id": "conv-1", "channel": "app", "text": "forged", "customer_token": "x" * 60},
+        {"conversation_id": "conv-1", "channel": "app", "text": "thanks",
+         "customer_token": shop.token_for(shop.alice_id), "sentiment": {"label": "positive", "score": 0.9}},
+    ]
+    response = shop.client.post("/api/v1/interactions/batch", headers=shop.actions, json={"interactions": batch})
+    assert response.status_code == 201 and response.json() == {"logged": 6, "attributed": 2}
+    history = shop.client.get(f"/api/v1/customers/{shop.alice_id}/interactions", headers=shop.agent).json()
+    assert sorted(h["text"] for h in history) == ["my order?", "thanks"]  # a token only for its own conversation
+    assert shop.client.get(f"/api/v1/customers/{shop.bob_id}/interactions", headers=shop.agent).json() == []
+    with shop.client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        logged = session.scalars(select(Interaction.text).order_by(Interaction.id)).all()
+    assert logged == [message["text"] for message in batch]
+
+
+@pytest.mark.parametrize("body, status", [
+    ({"interactions": []}, 422),
+    ({"interactions": [{"conversation_id": "c", "channel": "app", "text": "x"}] * 101}, 422),
+    ({"interactions": [{"conversation_id": "c", "channel": "app", "text": ""}]}, 422),
+    ({"interactions": [{"conversation_id": "c", "channel": "app", "text": "x", "customer_id": 1}]}, 422),
+])
+def test_bad_batches_are_refused_whole(shop: Shop, body: dict, status: int) -> None:
+    assert shop.client.post("/api/v1/interactions/batch", headers=shop.actions, json=body).status_code == status
+    assert shop.client.post("/api/v1/interactions/batch", json={"interactions": [
+        {"conversation_id": "c", "channel": "app", "text": "x"}]}).status_code == 401
+    assert shop.client.post("/api/v1/interactions/batch", headers=shop.agent, json={"interactions": [
+        {"conversation_id": "c", "channel": "app", "text": "x"}]}).status_code == 403
+    with shop.client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        assert session.scalar(select(func.count(Interaction.id))) == 0

@@ -11,6 +11,19 @@ from app.schemas.support import HandoffCreate, InteractionCreate
 
 
 def log_interaction(session: Session, *, data: InteractionCreate, customer_id: int | None) -> Interaction:
+    interaction = _add_interaction(session, data, customer_id)
+    session.commit()
+    return interaction
+
+
+def log_interactions(session: Session, messages: list[tuple[InteractionCreate, int | None]]) -> None:
+    """Log messages (each with its customer, or None) in the order given, in one transaction."""
+    for data, customer_id in messages:
+        _add_interaction(session, data, customer_id)
+    session.commit()
+
+
+def _add_interaction(session: Session, data: InteractionCreate, customer_id: int | None) -> Interaction:
     """Log the message; while the conversation is handed over, the agent also gets it in the ticket, unless the
     ticket's transcript already has it (see ``_already_in_transcript``)."""
     interaction = Interaction(
@@ -29,7 +42,6 @@ def log_interaction(session: Session, *, data: InteractionCreate, customer_id: i
         HandoffTicket.conversation_id == data.conversation_id, HandoffTicket.status.in_(OPEN_TICKET_STATUSES))).first()
     if ticket is not None and not _already_in_transcript(session, interaction, ticket.created_at, ticket.transcript):
         session.add(TicketMessage(ticket_id=ticket.id, sender=MessageSender.customer, author=None, text=data.text))
-    session.commit()
     return interaction
 
 

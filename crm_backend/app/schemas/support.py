@@ -16,6 +16,9 @@ class Sentiment(RequestModel):
     score: float = Field(ge=0.0, le=1.0)
 
 
+MAX_INTERACTION_BATCH = 100
+
+
 class InteractionCreate(RequestModel):
     conversation_id: ConversationId
     channel: Channel
@@ -23,6 +26,21 @@ class InteractionCreate(RequestModel):
     intent: IntentName | None = None
     intent_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     sentiment: Sentiment | None = None
+
+
+class LoggedInteraction(InteractionCreate):
+    """One message of a batch, with the customer's verification token if the conversation holds one."""
+
+    customer_token: str | None = Field(default=None, max_length=2000)
+
+
+class InteractionBatch(RequestModel):
+    interactions: list[LoggedInteraction] = Field(min_length=1, max_length=MAX_INTERACTION_BATCH)
+
+
+class InteractionBatchLogged(BaseModel):
+    logged: int
+    attributed: int  # logged with their customer; the others had no token, or one that is no longer valid
 
 
 class InteractionPublic(BaseModel):

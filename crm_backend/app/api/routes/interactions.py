@@ -1,8 +1,10 @@
 from fastapi import APIRouter, status
 
-from app.api.deps import ActionsOnly, OptionalClaims, SessionDep
+from app.api.deps import ActionsOnly, OptionalClaims, SessionDep, SettingsDep
+from app.core.security import InvalidTokenError, read_customer_token
 from app.crud import support as support_crud
-from app.schemas.support import InteractionCreate, InteractionPublic
+from app.schemas.support import (InteractionBatch, InteractionBatchLogged, InteractionCreate, InteractionPublic,
+                                 LoggedInteraction)
 
 router = APIRouter(prefix="/interactions", tags=["interactions"])
 
@@ -16,3 +18,27 @@ def log_interaction(
     customer_id = claims.customer_id if claims else None
     interaction = support_crud.log_interaction(session, data=body, customer_id=customer_id)
     return InteractionPublic.model_validate(interaction, from_attributes=True)
+
+
+@router.post("/batch", status_code=status.HTTP_201_CREATED)
+def log_interaction_batch(
+    body: InteractionBatch, session: SessionDep, settings: SettingsDep, _caller: ActionsOnly
+) -> InteractionBatchLogged:
+    """Log several customer messages in their order, in one transaction, as ``POST /interactions`` logs one: each is
+    attributed to the customer of its ``customer_token`` if that token was issued in the message's conversation; one
+    whose token is no longer valid (a verification that expired) or from another conversation is logged without the
+    customer. The bot's interaction log sends its messages this way."""
+    secret = settings.token_secret.get_secret_value()
+    messages = [(message, customer_of(secret, message)) for message in body.interactions]
+    support_crud.log_interactions(session, messages)
+    return InteractionBatchLogged(logged=len(messages), attributed=sum(customer is not None for _, customer in messages))
+
+
+def customer_of(secret: str, message: LoggedInteraction) -> int | None:
+    if message.customer_token is None:
+        return None
+    try:
+        claims = read_customer_token(secret, message.customer_token)
+    except InvalidTokenError:
+        return None
+    return claims.customer_id if claims.conversation_id == message.conversation_id else None
