@@ -1,5 +1,6 @@
 """Actions with CollectingDispatcher and real trackers, against a real CRM process."""
 
+import asyncio
 import itertools
 import sqlite3
 import uuid
@@ -182,3 +183,24 @@ async def test_slow_crm_times_out_with_a_plain_answer(crm_hangs: None) -> None:
     slots, messages = await validate({"customer_identifier": "a@example.com"}, {"customer_postcode": "SW1A 1AA"})
     assert slots["verification_status"] == "unavailable"
     assert messages[0]["response"] == "utter_crm_unavailable"
+
+
+async def test_crm_calls_share_a_connection_until_it_idles(crm_env: Crm, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The actions keep their connection to the CRM between calls; one left idle is closed before uvicorn would."""
+    from actions import crm_client
+    from actions.config import get_action_settings
+
+    monkeypatch.setattr(crm_client, "IDLE_CONNECTION_SECONDS", 0.3)
+    client = crm_client.shared_client(get_action_settings())
+    assert crm_client.shared_client(get_action_settings()) is client
+
+    async def local_address() -> tuple[str, int]:
+        response = await client.get("/api/v1/health")
+        assert response.status_code == 200
+        return response.extensions["network_stream"].get_extra_info("client_addr")
+
+    first, second = await local_address(), await local_address()
+    assert first == second
+    await asyncio.sleep(0.6)
+    assert await local_address() != first
+    await client.aclose()

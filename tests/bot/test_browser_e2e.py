@@ -203,6 +203,27 @@ def test_customer_and_agent_hand_a_conversation_over_and_back(
         expect(console.thread_messages("customer").filter(has_text=to_agent)).to_have_count(1)
         expect(widget.replies).to_have_count(replies_before)  # the bot kept quiet: the message was for the agent
 
+    with steps.step("customer closes the chat", customer.page):
+        customer.page.get_by_test_id("chat-close").click()
+        expect(widget.panel).to_be_hidden()
+    late = "I've also emailed you the courier's details."
+    with steps.step("agent replies while the chat is closed", agent.page):
+        console.reply_box.fill(late)
+        console.send()
+    badge, launcher = customer.page.get_by_test_id("chat-unread"), customer.page.get_by_test_id("chat-launcher")
+    with steps.step("customer sees an unread badge, after a reload too", customer.page):
+        expect(badge).to_have_text("1")
+        customer.page.reload()
+        expect(badge).to_have_text("1")
+        expect(launcher).to_have_attribute("aria-label", re.compile(r"\(1 unread message\)"))
+    with steps.step("customer opens the chat: the reply is there, the badge gone", customer.page):
+        widget.open()
+        expect(badge).to_be_hidden()
+        expect(widget.messages("agent").last.get_by_test_id("chat-message-text")).to_have_text(late)
+        customer.page.reload()
+        expect(badge).to_be_hidden()
+        expect(widget.input).to_be_enabled()
+
     note = "Your parcel is with the courier and arrives tomorrow."
     with steps.step("agent resolves with a note", agent.page):
         agent.page.get_by_test_id("resolve-note").fill(note)

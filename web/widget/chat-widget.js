@@ -236,7 +236,7 @@
     this.everConnected = false;
     this.userCount = 0;           // customer messages in the conversation as this tab knows it
     this.outbox = [];             // customer messages not yet acknowledged by the server
-    this.unread = 0;
+    this.unread = Number(this.store.read().unread) || 0;  // kept across reloads and tabs of the site
     this.lastButtons = [];        // the latest bot message's buttons: shows a payload as its title
     this.handoffActive = false;   // an agent has it or is being found: the bot is silent, no typing indicator
     this.typingTimer = null;
@@ -252,6 +252,8 @@
     if (!isDark(this.options["data-primary-color"], view.root)) view.root.classList.add("shop-chat--light");
     this.renderGreeting();
     this.setReady(false);
+    this.showUnread();
+    window.addEventListener("storage", function () { self.showUnread(); });  // another tab opened or got messages
 
     view.launcher.addEventListener("click", function () { self.toggle(); });
     view.close.addEventListener("click", function () { self.close(); });
@@ -321,6 +323,13 @@
   };
 
   Widget.prototype.setUnread = function (count) {
+    this.store.write({ unread: count });
+    this.showUnread();
+  };
+
+  /** Shows the stored count of bot and agent messages that came while the panel was closed. */
+  Widget.prototype.showUnread = function () {
+    var count = this.isOpen() ? 0 : Number(this.store.read().unread) || 0;
     this.unread = count;
     this.view.badge.textContent = String(count);
     this.view.badge.hidden = count === 0;
