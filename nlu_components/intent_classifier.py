@@ -162,6 +162,7 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
             "min_df": 2,  # n-grams seen once are mostly noise, and they would make most of the input layer
             "sentence_embeddings": False,  # append the all-MiniLM-L6-v2 embedding of the text to the n-grams
             "sentence_embedding_weight": 3.0,  # its scale next to the n-gram blocks (each of unit length): CLINC val
+            "sentence_embedding_int8": False,  # the encoder's products in 8-bit integers: 4 times faster, cosine ~0.99
             "hidden_units": 512,
             "dropout": 0.5,
             "learning_rate": 0.001,
@@ -185,7 +186,9 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
     @staticmethod
     def sentence_encoder(config: dict[str, Any]) -> MiniLmEncoder | None:
         """The sentence encoder (one per process, from site-packages) when the config asks for embeddings."""
-        return shared_encoder() if config.get("sentence_embeddings") else None
+        if not config.get("sentence_embeddings"):
+            return None
+        return shared_encoder(bool(config.get("sentence_embedding_int8")))
 
     @classmethod
     def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,

@@ -10,9 +10,11 @@ tests/bot/test_sentence_encoder.py checks the vectors against ones computed with
 import functools
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime
 from safetensors.numpy import load_file
 from tokenizers import Tokenizer
@@ -35,7 +37,7 @@ def model_directory() -> Path:
 class MiniLmEncoder:
     """Sentence embeddings (unit length, 384 dimensions) of all-MiniLM-L6-v2."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, int8: bool = False) -> None:
         modules = [m["type"] for m in json.loads((directory / "modules.json").read_text())]
         pooling = json.loads((directory / "1_Pooling" / "config.json").read_text())
         if modules != SUPPORTED_MODULES or not pooling["pooling_mode_mean_tokens"]:
@@ -51,12 +53,14 @@ class MiniLmEncoder:
         self.tokenizer.enable_padding(pad_id=config["pad_token_id"])  # to the longest text of each batch
 
         graph = minilm_graph.bert_encoder(load_file(str(directory / "model.safetensors")), config)
+        if int8:
+            graph = int8_weights(graph)
         self.session = onnxruntime.InferenceSession(graph.SerializeToString(), session_options(),
                                                     providers=["CPUExecutionProvider"])
 
     @classmethod
-    def from_package(cls) -> "MiniLmEncoder":
-        return cls(model_directory())
+    def from_package(cls, int8: bool = False) -> "MiniLmEncoder":
+        return cls(model_directory(), int8)
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """One unit-length row per text. Texts are batched by length, so that little of a batch is padding."""
@@ -76,6 +80,18 @@ class MiniLmEncoder:
         return embeddings
 
 
+def int8_weights(graph: onnx.ModelProto) -> onnx.ModelProto:
+    """The graph with its matrix products in 8-bit integers (weights per output channel, activations quantised as
+    they come): a sentence's embedding in a quarter of the time, a cosine of about 0.99 with the exact one, and the
+    same accuracy on banking77 (docs/nlu.md)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory() as directory:
+        target = Path(directory) / "int8.onnx"
+        quantize_dynamic(graph, target, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"])
+        return onnx.load(target)
+
+
 def session_options() -> onnxruntime.SessionOptions:
     """One thread where the process is limited to one (``OMP_NUM_THREADS``, as rasa_server sets it for serving: one
     sentence's work is too small to share between cores), otherwise ONNX Runtime's default of every core (training)."""
@@ -86,6 +102,6 @@ def session_options() -> onnxruntime.SessionOptions:
 
 
 @functools.cache
-def shared_encoder() -> MiniLmEncoder:
+def shared_encoder(int8: bool = False) -> MiniLmEncoder:
     """The packaged model, loaded once per process (90 MB of weights) however many components use it."""
-    return MiniLmEncoder.from_package()
+    return MiniLmEncoder.from_package(int8)

@@ -62,10 +62,19 @@ def test_embeddings_match_sentence_transformers(encoder) -> None:
     assert "torch" not in sys.modules
 
 
-def test_paraphrases_are_closer_than_other_topics(encoder) -> None:
-    parcel, package, weather = encoder.encode(["where is my parcel", "track my package",
-                                               "what is the weather like tomorrow"])
+@pytest.mark.parametrize("int8", [False, True])
+def test_paraphrases_are_closer_than_other_topics(int8: bool) -> None:
+    parcel, package, weather = shared_encoder(int8).encode(["where is my parcel", "track my package",
+                                                            "what is the weather like tomorrow"])
     assert parcel @ package > 0.45 > 0.15 > max(parcel @ weather, package @ weather)
+
+
+def test_int8_embeddings_stay_close_to_the_exact_ones(encoder) -> None:
+    """config.yml runs the encoder's products in 8-bit integers: the vectors move a little, not their meaning."""
+    exact, int8 = encoder.encode(SENTENCES), shared_encoder(int8=True).encode(SENTENCES)
+    assert int8.shape == (4, 384) and np.allclose(np.linalg.norm(int8, axis=1), 1, atol=1e-5)
+    assert (exact * int8).sum(axis=1).min() > 0.97
+    np.testing.assert_allclose(int8 @ int8.T, REFERENCE_COSINES, atol=0.05)
 
 
 def test_one_thread_when_serving_every_core_when_training(monkeypatch) -> None:
@@ -90,7 +99,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[LocalModelStorage
     storage = LocalModelStorage(tmp_path_factory.mktemp("storage"))
     spacy = train_spacy(storage, REPO / "data/catalog/catalog_patterns.jsonl")
     train, held_out = split_bot_data()
-    config = {**NgramIntentClassifier.get_default_config(), "sentence_embeddings": True}
+    config = {**NgramIntentClassifier.get_default_config(), "sentence_embeddings": True,
+              "sentence_embedding_int8": True}  # as config.yml
     NgramIntentClassifier.create(config, storage, Resource("intents"), CONTEXT).train(
         spacy.process_training_data(train))
     spacy.process_training_data(TrainingData(held_out))
