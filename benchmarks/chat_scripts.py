@@ -79,10 +79,13 @@ CONVERSATIONS = (track_order, account_summary, questions)
 
 
 def demo_identities(database: Path, limit: int = 500, seed: int = 7) -> list[Identity]:
-    """Open demo customers with an email, a postcode and at least one order, shuffled reproducibly."""
+    """Open demo customers with an email, a postcode and at least one invoiced order (paid, shipped or delivered: the
+    invoice turn expects an invoice; a customer with only cancelled orders is rightly told there is none), shuffled
+    reproducibly."""
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
         rows = db.execute(
             "SELECT DISTINCT c.email, c.postcode FROM customers c JOIN orders o ON o.customer_id = c.id "
+            "AND o.status IN ('paid', 'shipped', 'delivered') "
             "WHERE c.email IS NOT NULL AND c.postcode IS NOT NULL AND c.closed_at IS NULL ORDER BY c.id LIMIT ?",
             (limit,),
         ).fetchall()
