@@ -149,7 +149,8 @@ async def tell_invoice(dispatcher: CollectingDispatcher, customer: VerifiedCusto
     except CrmRefused as refusal:
         if refusal.code != "not_invoiced":
             raise
-        dispatcher.utter_message(response="utter_invoice_not_ready", order_number=order["order_number"])
+        never_paid = "utter_invoice_cancelled_unpaid" if order["status"] == "cancelled" else "utter_invoice_not_ready"
+        dispatcher.utter_message(response=never_paid, order_number=order["order_number"])
         return []
     items = ", ".join(f"{line['quantity']} x {line['name']} ({format_money(line['line_total'])})" for line in invoice["lines"])
     dispatcher.utter_message(response="utter_invoice", invoice_number=invoice["invoice_number"], order_number=invoice["order_number"],

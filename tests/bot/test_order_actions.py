@@ -98,6 +98,14 @@ async def test_invoice_is_summarised(crm_env: Crm) -> None:
     assert " x " in message["items"] and message["vat"].startswith("£")
 
 
+@pytest.mark.parametrize("status, response", [("placed", "utter_invoice_not_ready"),
+                                              ("cancelled", "utter_invoice_cancelled_unpaid")])
+async def test_an_order_never_paid_has_no_invoice(crm_env: Crm, status: str, response: str) -> None:
+    customer = customer_where(crm_env, f"o.status = '{status}' AND o.paid_at IS NULL")
+    messages, _ = await resume(await verified(customer), "get_invoice", customer.order_number)
+    assert [(m["response"], m["order_number"]) for m in messages] == [(response, customer.order_number)]
+
+
 async def test_unknown_order_number_is_said_plainly(crm_env: Crm) -> None:
     customer = customer_where(crm_env, "o.status = 'delivered'")
     messages, set_slots = await resume(await verified(customer), "get_invoice", "SO-0000001")
