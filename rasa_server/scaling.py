@@ -2,7 +2,7 @@
 
 ``RASA_WORKERS`` (default 1) worker processes answer on one port; with more than one, ``RASA_REDIS_URL``
 (``redis://host:port/db``) is required and holds the conversations (tracker store: their latest session,
-``tracker_store.py``), their locks (lock store) and
+``tracker_store.py``), their locks (lock store: taken and given back atomically, ``lock_store.py``) and
 the interaction log's verification tokens (event_brokers/crm_interactions.py), all under ``RASA_REDIS_KEY_PREFIX``.
 A message of the app REST channel can then be handled by any worker. The website widget's socket.io channel keeps
 its sockets in the worker they connected to, so it needs a single-worker Rasa (it may share the same Redis).
@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlparse
 
+from rasa_server.lock_store import AtomicRedisLockStore
 from rasa_server.tracker_store import LatestSessionRedisTrackerStore
 
 DEFAULT_KEY_PREFIX = "shopassistant"
@@ -40,6 +41,10 @@ def workers(environ: dict[str, str]) -> int:
     return count
 
 
+def class_path(store_class: type) -> str:
+    return f"{store_class.__module__}.{store_class.__name__}"
+
+
 def redis_endpoints(base: Path, url: str, prefix: str, target: Path) -> Path:
     """``base`` (endpoints.yml) plus a Redis tracker store and lock store under ``prefix``, written to ``target``."""
     parsed = urlparse(url)
@@ -49,10 +54,10 @@ def redis_endpoints(base: Path, url: str, prefix: str, target: Path) -> Path:
              f"  db: {int(parsed.path.strip('/') or 0)}\n  key_prefix: {prefix}\n")
     if parsed.password:
         store += "  password: ${RASA_REDIS_PASSWORD}\n"  # read by Rasa from the environment, never written here
-    tracker_store = store.replace("type: redis", f"type: {LatestSessionRedisTrackerStore.__module__}."
-                                                 f"{LatestSessionRedisTrackerStore.__name__}")
+    tracker_store = store.replace("type: redis", f"type: {class_path(LatestSessionRedisTrackerStore)}")
+    lock_store = store.replace("type: redis", f"type: {class_path(AtomicRedisLockStore)}")
     target.write_text(base.read_text() + f"\ntracker_store:\n{tracker_store}  record_exp: {TRACKER_TTL_SECONDS}\n\n"
-                      f"lock_store:\n{store}")
+                      f"lock_store:\n{lock_store}")
     return target
 
 

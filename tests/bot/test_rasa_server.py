@@ -13,6 +13,8 @@ import pytest
 from aiohttp import web
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
+from rasa.core.brokers.broker import EventBroker
+from rasa.core.tracker_store import AwaitableTrackerStore, InMemoryTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import (ActionExecuted, ActiveLoop, ConversationPaused, Event, SessionStarted, SlotSet,
                                      UserUttered)
@@ -89,6 +91,37 @@ def test_event_classes_are_found_as_rasa_finds_them() -> None:
     with pytest.raises(ValueError, match="Unknown event name"):
         Event.resolve_by_type("no such event")
     assert Event.from_parameters({"event": "slot", "name": "verified", "value": True}) == SlotSet("verified", True)
+
+
+class RecordingBroker(EventBroker):
+    def __init__(self) -> None:
+        self.published: list[dict] = []
+
+    def publish(self, event: dict) -> None:
+        self.published.append(event)
+
+
+async def test_a_save_streams_the_events_added_since_the_retrieval(monkeypatch) -> None:
+    """What Rasa's diff against the stored tracker sends the broker, without reading the stored tracker back."""
+    speedups.apply()
+    broker = RecordingBroker()
+    memory = InMemoryTrackerStore(DOMAIN, event_broker=broker)
+    store = AwaitableTrackerStore(memory)
+    await store.save(conversation_of(2))  # made here, not retrieved: Rasa's own diff, every event is new
+    assert len(broker.published) == len(conversation_of(2).events)
+    tracker = await store.retrieve("someone")
+    assert tracker is not None
+    broker.published.clear()
+    reads: list[str] = []
+    monkeypatch.setattr(memory, "deserialise_tracker", lambda *args: reads.append("read"))
+    asked = [UserUttered("where is my order?", {"name": "order_status"}), ActionExecuted("utter_ask_email")]
+    tracker.update_with_events(asked, DOMAIN)
+    await store.save(tracker)
+    listening = ActionExecuted(ACTION_LISTEN_NAME)
+    tracker.update(listening)
+    await store.save(tracker)  # saved again: only what came after the first save
+    assert broker.published == [{"sender_id": "someone", **event.as_dict()} for event in [*asked, listening]]
+    assert reads == []
 
 
 def conversation_of(turns: int, *extra: Event) -> DialogueStateTracker:

@@ -2,19 +2,25 @@
 Redis, and whole conversations over the app channel whichever worker answers. Needs the Redis server of these
 machines (127.0.0.1:6379); skipped, saying so, where none answers."""
 
+import asyncio
 import secrets
 import subprocess
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
+from rasa.core.lock import TicketLock
+from rasa.core.lock_store import LockError
+from rasa.utils.endpoints import EndpointConfig
 
 from conftest import ActionServer, Bot, Crm, REPO, free_port, start_bot
 from event_brokers.verification_tokens import RedisTokens
 from ops.processes import stop
 from rasa_server import long_sessions, scaling
+from rasa_server.lock_store import AtomicRedisLockStore
 from rasa_server.tracker_store import LatestSessionRedisTrackerStore
 from test_rasa_server import conversation_of
 from trackers import DOMAIN
@@ -56,7 +62,7 @@ def test_the_redis_stores_are_added_to_the_endpoints(tmp_path: Path) -> None:
         section = written.split(store)[1]
         assert "  url: redis.internal\n  port: 6380\n  db: 3\n  key_prefix: shopassistant" in section
     assert "type: rasa_server.tracker_store.LatestSessionRedisTrackerStore" in written.split("tracker_store:")[1]
-    assert "type: redis" in written.split("lock_store:")[1]
+    assert "type: rasa_server.lock_store.AtomicRedisLockStore" in written.split("lock_store:")[1]
     assert "pw" not in written and "password: ${RASA_REDIS_PASSWORD}" in written  # the secret stays in the environment
 
 
@@ -129,3 +135,90 @@ async def test_the_redis_tracker_store_keeps_the_latest_session_only() -> None:
     finally:
         for key in client.scan_iter(match=f"{prefix}:*"):
             client.delete(key)
+
+
+@pytest.fixture
+def lock_stores() -> Iterator[tuple[AtomicRedisLockStore, AtomicRedisLockStore]]:
+    """Two workers' lock stores on the same Redis, under a prefix of their own."""
+    client = redis_or_skip()
+    prefix = f"test{secrets.token_hex(4)}"
+    config = EndpointConfig(url="127.0.0.1", port=6379, db=0, key_prefix=prefix)
+    yield AtomicRedisLockStore(config), AtomicRedisLockStore(config)
+    for key in client.scan_iter(match=f"{prefix}:*"):
+        client.delete(key)
+
+
+async def test_messages_of_one_conversation_take_turns_in_order(
+        lock_stores: tuple[AtomicRedisLockStore, AtomicRedisLockStore]) -> None:
+    first, second = lock_stores
+    handled: list[tuple[str, int]] = []
+
+    async def handle(store: AtomicRedisLockStore, message: int) -> None:
+        async with store.lock("app-someone"):
+            handled.append(("start", message))
+            await asyncio.sleep(0.05)  # answering takes a while: later messages wait
+            handled.append(("end", message))
+
+    tasks = []
+    for message in range(6):  # each message taken by one of the two workers, in the order they arrived
+        tasks.append(asyncio.create_task(handle((first, second)[message % 2], message)))
+        await asyncio.sleep(0)
+    async with first.lock("app-someone-else"):  # another conversation does not wait for this one
+        assert len(handled) == 1
+    await asyncio.gather(*tasks)
+    assert handled == [(step, message) for message in range(6) for step in ("start", "end")]
+    assert first.get_lock("app-someone") is None and first.red.exists(first.key_prefix + "app-someone") == 0
+
+
+async def test_a_worker_that_died_holding_the_lock_blocks_only_until_its_ticket_expires(
+        lock_stores: tuple[AtomicRedisLockStore, AtomicRedisLockStore]) -> None:
+    dead, alive = lock_stores
+    dead.issue_ticket("app-someone", lock_lifetime=0.3)  # taken, never given back
+    waiting = dead.get_lock("app-someone")
+    assert isinstance(waiting, TicketLock) and waiting.is_someone_waiting()
+    started = asyncio.get_running_loop().time()
+    async with alive.lock("app-someone"):
+        assert 0.2 < asyncio.get_running_loop().time() - started < 2
+    assert not alive.is_someone_waiting("app-someone")
+
+
+async def test_a_ticket_that_expired_while_waiting_is_refused(
+        lock_stores: tuple[AtomicRedisLockStore, AtomicRedisLockStore]) -> None:
+    store, _ = lock_stores
+    async with store.lock("app-someone", lock_lifetime=5):
+        with pytest.raises(LockError, match="app-someone"):
+            async with store.lock("app-someone", lock_lifetime=0.2):
+                pytest.fail("the lock was given while another message held it")
+
+
+def test_tickets_issued_at_the_same_instant_are_all_different(
+        lock_stores: tuple[AtomicRedisLockStore, AtomicRedisLockStore]) -> None:
+    """Rasa's own Redis lock store reads, then writes: two workers could get the same ticket. Here Redis issues it."""
+    tickets: list[int] = []
+    start = threading.Barrier(20)
+
+    def issue(store: AtomicRedisLockStore) -> None:
+        start.wait()
+        for _ in range(10):
+            tickets.append(store.issue_ticket("app-someone"))
+
+    threads = [threading.Thread(target=issue, args=(lock_stores[n % 2],)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(tickets) == list(range(1, 201))
+
+
+def test_a_lock_saved_is_read_back(lock_stores: tuple[AtomicRedisLockStore, AtomicRedisLockStore]) -> None:
+    first, second = lock_stores
+    lock = TicketLock("app-someone")
+    for _ in range(3):
+        lock.issue_ticket(60)
+    first.save_lock(lock)
+    read = second.get_lock("app-someone")
+    assert read is not None and [t.number for t in read.tickets] == [0, 1, 2]  # Rasa's lock numbers them from 0
+    second.finish_serving("app-someone", 0)
+    assert second.issue_ticket("app-someone") == 3 and first.get_lock("app-someone").now_serving == 1
+    first.delete_lock("app-someone")
+    assert first.get_lock("app-someone") is None
