@@ -11,8 +11,9 @@
   out on a connection the server is closing.
 - ``TrackerStore.stream_events`` (every save, with an event broker) retrieves and deserialises the stored
   conversation again only to count its events and send the broker the ones after them: 8 % of a worker's CPU under
-  bench-chat. Here a tracker retrieved from the store notes how many events it had, and a save sends the events after
-  those; a tracker that wasn't retrieved (made new, or from the HTTP API's events) goes through Rasa's own diff.
+  bench-chat. Here a tracker retrieved through the agent's store (Rasa wraps every store in a ``FailSafeTrackerStore``)
+  notes how many events it had, and a save sends the events after those; a tracker that wasn't retrieved (made new,
+  or from the HTTP API's events) goes through Rasa's own diff.
 """
 
 import asyncio
@@ -25,14 +26,14 @@ from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
-from rasa.core.tracker_store import AwaitableTrackerStore, TrackerStore
+from rasa.core.tracker_store import FailSafeTrackerStore, TrackerStore
 from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 _rasa_validate_action_result = RemoteAction._validate_action_result
 _rasa_resolve_by_type = Event.resolve_by_type
-_rasa_retrieve = AwaitableTrackerStore.retrieve
+_rasa_retrieve = FailSafeTrackerStore.retrieve
 _rasa_stream_events = TrackerStore.stream_events
 STORED_EVENTS = "_events_in_store"  # attribute of a tracker: how many of its events the store holds
 IDLE_CONNECTION_SECONDS = 2.0
@@ -94,7 +95,8 @@ def kept_session(self: EndpointConfig) -> KeptSession:
     return KeptSession(kept[1])
 
 
-async def retrieve_noting_stored_events(self: AwaitableTrackerStore, sender_id: str) -> DialogueStateTracker | None:
+async def retrieve_noting_stored_events(self: FailSafeTrackerStore, sender_id: str
+                                        ) -> DialogueStateTracker | None:
     tracker = await _rasa_retrieve(self, sender_id)
     if tracker is not None:
         tracker.__dict__[STORED_EVENTS] = len(tracker.events)
@@ -116,5 +118,5 @@ def apply() -> None:
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
     Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign,assignment]
     EndpointConfig.session = kept_session  # type: ignore[method-assign,assignment]
-    AwaitableTrackerStore.retrieve = retrieve_noting_stored_events  # type: ignore[method-assign]
+    FailSafeTrackerStore.retrieve = retrieve_noting_stored_events  # type: ignore[method-assign]
     TrackerStore.stream_events = stream_new_events  # type: ignore[method-assign]

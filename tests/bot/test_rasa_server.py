@@ -14,7 +14,7 @@ from aiohttp import web
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
 from rasa.core.brokers.broker import EventBroker
-from rasa.core.tracker_store import AwaitableTrackerStore, InMemoryTrackerStore
+from rasa.core.tracker_store import FailSafeTrackerStore, InMemoryTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import (ActionExecuted, ActiveLoop, ConversationPaused, Event, SessionStarted, SlotSet,
                                      UserUttered)
@@ -106,7 +106,7 @@ async def test_a_save_streams_the_events_added_since_the_retrieval(monkeypatch) 
     speedups.apply()
     broker = RecordingBroker()
     memory = InMemoryTrackerStore(DOMAIN, event_broker=broker)
-    store = AwaitableTrackerStore(memory)
+    store = FailSafeTrackerStore(memory)
     await store.save(conversation_of(2))  # made here, not retrieved: Rasa's own diff, every event is new
     assert len(broker.published) == len(conversation_of(2).events)
     tracker = await store.retrieve("someone")
