@@ -8,11 +8,13 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import dask
 import httpx
 import pytest
 from aiohttp import web
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
+from rasa.core.agent import Agent
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import FailSafeTrackerStore, InMemoryTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
@@ -22,7 +24,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.common import all_subclasses
 from rasa.utils.endpoints import EndpointConfig
 
-from conftest import ActionServer, Bot, Crm, free_port, start_bot
+from conftest import MODEL, ActionServer, Bot, Crm, free_port, start_bot
 from ops.processes import stop
 from rasa_server import long_sessions, speedups
 from rasa_server.__main__ import rasa_arguments
@@ -122,6 +124,17 @@ async def test_a_save_streams_the_events_added_since_the_retrieval(monkeypatch) 
     await store.save(tracker)  # saved again: only what came after the first save
     assert broker.published == [{"sender_id": "someone", **event.as_dict()} for event in [*asked, listening]]
     assert reads == []
+
+
+async def test_the_model_runs_as_with_rasas_scheduler(monkeypatch) -> None:
+    agent = Agent.load(str(MODEL))
+    texts = ["hi", "where is my order?", "this is ridiculous, I want my money back", "my email is jane@example.com",
+             "how long does delivery take?"]
+    monkeypatch.setattr(dask, "get", speedups._rasa_dask_get)
+    expected = [await agent.parse_message(text) for text in texts]
+    speedups.apply()
+    assert dask.get is not speedups._rasa_dask_get
+    assert [await agent.parse_message(text) for text in texts] == expected
 
 
 def conversation_of(turns: int, *extra: Event) -> DialogueStateTracker:
