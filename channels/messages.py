@@ -1,7 +1,10 @@
 """What every channel accepts from a customer before it reaches the bot, and how a bot message is shown to clients."""
 
 import time
+from collections.abc import Iterable
 from typing import Any
+
+from rasa.shared.core.events import BotUttered, Event, UserUttered
 
 MAX_MESSAGE_CHARS = 5000
 
@@ -25,3 +28,22 @@ def client_message(message: dict[str, Any]) -> dict[str, Any]:
         shown["custom"] = message["custom"]
     shown["timestamp"] = message.get("timestamp") or time.time()
     return shown
+
+
+def shown_text(text: str, buttons: list[dict[str, Any]]) -> str:
+    """What the customer chose: a button's title for its payload, otherwise the text as typed."""
+    return next((button["title"] for button in buttons if button.get("payload") == text), text)
+
+
+def shown_messages(events: Iterable[Event], buttons: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The customer and bot messages among ``events`` as the widget shows them, oldest first: ``{"sender": "user" |
+    "bot", "text", "buttons"?, "custom"?, "timestamp"}``. ``buttons`` are those on screen before the first event, so
+    that a click on one of them is shown as its title."""
+    messages: list[dict[str, Any]] = []
+    for event in events:
+        if isinstance(event, UserUttered) and event.text:
+            messages.append({"sender": "user", "text": shown_text(event.text, buttons), "timestamp": event.timestamp})
+        elif isinstance(event, BotUttered) and (event.text or event.data.get("custom")):
+            messages.append({"sender": "bot"} | client_message({"text": event.text, **event.data, "timestamp": event.timestamp}))
+            buttons = event.data.get("buttons") or []
+    return messages

@@ -3,7 +3,9 @@
 Rasa's socket.io channel, with sessions that always persist: a tab asks for a session (``session_request``, keeping
 the id it was given before) and joins that session's room; every tab of the session gets each bot message as one
 ``bot_uttered`` event and each customer message as ``user_echo``. ``history_request`` answers with the whole
-conversation from the tracker store, so a reload or a new tab shows it. Empty or too long messages get ``chat_error``
+conversation (up to its last 500 messages): those of the sessions a long conversation was continued from, kept in the
+transcript archive (rasa_server/transcripts.py), then the current session's from the tracker store, so a reload or a
+new tab shows it (a restart or an expired session starts it again). Empty or too long messages get ``chat_error``
 and never reach the bot. Session ids are random (32 hex digits, made here when a tab has none), so no one can pick
 another conversation's id, and a tab may only write to or read the session it joined.
 Configured in credentials.yml as ``channels.web_channel.WebInput``.
@@ -18,7 +20,8 @@ from typing import Any
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput
-from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.core.tracker_store import TrackerStore
+from rasa.shared.core.events import BotUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
@@ -26,17 +29,13 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from channels.api_guard import install_api_guard
-from channels.messages import client_message, message_problem
+from channels.messages import client_message, message_problem, shown_text
+from rasa_server import transcripts
 
 logger = logging.getLogger(__name__)
 
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def shown_text(text: str, buttons: list[dict[str, Any]]) -> str:
-    """What the customer chose: a button's title for its payload, otherwise the text as typed."""
-    return next((button["title"] for button in buttons if button.get("payload") == text), text)
 
 
 def latest_buttons(tracker: DialogueStateTracker | None) -> list[dict[str, Any]]:
@@ -46,18 +45,10 @@ def latest_buttons(tracker: DialogueStateTracker | None) -> list[dict[str, Any]]
     return []
 
 
-def conversation_history(tracker: DialogueStateTracker | None) -> dict[str, Any]:
+def conversation_history(store: TrackerStore | None, tracker: DialogueStateTracker | None) -> dict[str, Any]:
     """The ``history`` event: every customer and bot message of the conversation, and whether a person has it."""
-    messages: list[dict[str, Any]] = []
-    buttons: list[dict[str, Any]] = []
-    for event in tracker.events if tracker else []:
-        if isinstance(event, UserUttered) and event.text:
-            messages.append({"sender": "user", "text": shown_text(event.text, buttons), "timestamp": event.timestamp})
-        elif isinstance(event, BotUttered) and (event.text or event.data.get("custom")):
-            messages.append({"sender": "bot"} | client_message({"text": event.text, **event.data, "timestamp": event.timestamp}))
-            buttons = event.data.get("buttons") or []
     slots = tracker.current_slot_values() if tracker else {}
-    return {"messages": messages,
+    return {"messages": transcripts.conversation_messages(store, tracker) if store and tracker else [],
             "handoff": {"active": bool(slots.get("handoff_active")), "agent": slots.get("handoff_agent")}}
 
 
@@ -97,9 +88,13 @@ class WebInput(SocketIOInput):
     def get_output_channel(self) -> OutputChannel | None:
         return WebOutput(self.sio, self.bot_message_evt) if self.sio else None
 
-    async def _tracker(self, session_id: str) -> DialogueStateTracker | None:
+    def _tracker_store(self) -> TrackerStore | None:
         agent = getattr(self.app.ctx, "agent", None) if self.app else None
-        return await agent.tracker_store.retrieve(session_id) if agent else None
+        return agent.tracker_store if agent else None
+
+    async def _tracker(self, session_id: str) -> DialogueStateTracker | None:
+        store = self._tracker_store()
+        return await store.retrieve(session_id) if store else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])  # CORS is Sanic's (rasa run --cors)
@@ -162,6 +157,7 @@ class WebInput(SocketIOInput):
             if session_id is None or wanted not in (None, session_id):
                 await refuse(sid, "no_session", "ask for the history of the session this tab joined")
                 return
-            await sio.emit("history", conversation_history(await self._tracker(session_id)), room=sid)
+            tracker = await self._tracker(session_id)
+            await sio.emit("history", conversation_history(self._tracker_store(), tracker), room=sid)
 
         return web

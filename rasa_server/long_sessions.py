@@ -6,8 +6,10 @@ Before a new message, a session of ``SESSION_MAX_TURNS`` customer messages or mo
 that carries every slot over (the verification too), the way Rasa starts a session after ``session_expiration_time``
 but without forgetting anything the slots hold. Only at a quiet point: not while a form runs, a person has the
 conversation (paused), or the bot waits for a yes or no (``pending_change``). The conversation id does not change;
-the in-memory and Redis tracker stores then keep only the
-latest session, as after an expired one, so the widget's history after a reload starts at the continuation.
+the in-memory and Redis tracker stores then keep only the latest session, as after an expired one, so what the
+customer was shown in the session being closed goes to the transcript archive first (``transcripts.py``), from which
+the widget's history shows the whole conversation after a reload. The continuation's ``SessionStarted`` is marked, so
+that a session Rasa starts itself (``/restart``, an expired session) starts the history again.
 """
 
 import functools
@@ -20,6 +22,8 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+
+from rasa_server import transcripts
 
 DEFAULT_MAX_TURNS = 40
 _rasa_update_tracker_session = MessageProcessor._update_tracker_session
@@ -47,15 +51,18 @@ def should_continue_in_new_session(tracker: DialogueStateTracker, limit: int) ->
 
 def continuation(tracker: DialogueStateTracker, domain: Domain) -> list[Event]:
     """A session start as Rasa's ``action_session_start`` writes it (the tracker store splits sessions at that action),
-    carrying every slot whose value differs from its initial value."""
+    marked as a continuation for the transcript archive, carrying every slot whose value differs from its initial
+    value."""
     carried = [SlotSet(slot.name, tracker.get_slot(slot.name)) for slot in domain.slots
                if tracker.get_slot(slot.name) != slot.initial_value]
-    return [ActionExecuted(ACTION_SESSION_START_NAME), SessionStarted(), *carried, ActionExecuted(ACTION_LISTEN_NAME)]
+    return [ActionExecuted(ACTION_SESSION_START_NAME), SessionStarted(metadata={transcripts.CONTINUED: True}), *carried,
+            ActionExecuted(ACTION_LISTEN_NAME)]
 
 
 async def update_tracker_session(self: MessageProcessor, tracker: DialogueStateTracker, output_channel: OutputChannel,
                                  metadata: dict[str, Any] | None = None) -> None:
     if should_continue_in_new_session(tracker, max_turns()):
+        transcripts.archive_session(self.tracker_store, tracker)
         tracker.update_with_events(continuation(tracker, self.domain), self.domain)
     await _rasa_update_tracker_session(self, tracker, output_channel, metadata)
 

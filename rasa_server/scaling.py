@@ -2,8 +2,9 @@
 
 ``RASA_WORKERS`` (default 1) worker processes answer on one port; with more than one, ``RASA_REDIS_URL``
 (``redis://host:port/db``) is required and holds the conversations (tracker store: their latest session,
-``tracker_store.py``), their locks (lock store: taken and given back atomically, ``lock_store.py``) and
-the interaction log's verification tokens (event_brokers/crm_interactions.py), all under ``RASA_REDIS_KEY_PREFIX``.
+``tracker_store.py``; what the customer was shown in the earlier ones, ``transcripts.py``), their locks (lock store:
+taken and given back atomically, ``lock_store.py``) and the interaction log's verification tokens
+(event_brokers/crm_interactions.py), all under ``RASA_REDIS_KEY_PREFIX``.
 A message of the app REST channel can then be handled by any worker. The website widget's socket.io channel keeps
 its sockets in the worker they connected to, so it needs a single-worker Rasa (it may share the same Redis).
 """

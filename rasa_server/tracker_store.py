@@ -2,8 +2,9 @@
 
 Rasa 3.6's ``RedisTrackerStore`` merges every save into all earlier sessions, so a long conversation's stored tracker
 keeps growing and is deserialised whole several times per message (measured: turn 300 of one conversation 22 times
-slower than turn 10, against equal with this store). Only the latest session is read by the policies anyway; the
-customer's messages stay in the CRM's interaction log.
+slower than turn 10, against equal with this store). Only the latest session is read by the policies anyway; what
+the customer was shown in the earlier sessions is kept for the widget's history in a Redis list next to the tracker
+(``transcripts.py``), and the customer's messages stay in the CRM's interaction log.
 """
 
 from rasa.core.tracker_store import RedisTrackerStore

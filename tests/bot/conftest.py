@@ -226,6 +226,17 @@ def bot_without_actions(crm: Crm, tmp_path_factory: pytest.TempPathFactory) -> I
     stop(process)
 
 
+@pytest.fixture(scope="session")
+def short_sessions(crm: Crm, action_server: ActionServer, tmp_path_factory: pytest.TempPathFactory
+                   ) -> Iterator[tuple[Bot, "subprocess.Popen[bytes]"]]:
+    """The assistant with sessions continued after 3 customer messages (rasa_server/long_sessions.py)."""
+    bot, process = start_bot(crm, f"{action_server.url}/webhook", action_server.secret,
+                             tmp_path_factory.mktemp("rasa-short"), free_port(), secrets.token_urlsafe(32),
+                             extra_env={"SESSION_MAX_TURNS": "3"})
+    yield bot, process
+    stop(process)
+
+
 @dataclass(frozen=True)
 class System:
     """Where everything of the running system is, for tests that use it as a person would (e.g. in a browser)."""

@@ -2,10 +2,8 @@
 long conversations continuing in a new session that keeps what the slots hold."""
 
 import asyncio
-import secrets
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import dask
@@ -24,8 +22,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.common import all_subclasses
 from rasa.utils.endpoints import EndpointConfig
 
-from conftest import MODEL, ActionServer, Bot, Crm, free_port, start_bot
-from ops.processes import stop
+from conftest import MODEL, Bot, Crm, free_port
 from rasa_server import long_sessions, speedups
 from rasa_server.__main__ import rasa_arguments
 from test_app_channel import api_token
@@ -161,17 +158,6 @@ def test_the_continuation_keeps_every_slot() -> None:
     tracker.update_with_events(long_sessions.continuation(tracker, DOMAIN), DOMAIN)
     assert tracker.current_slot_values() == before and tracker.get_slot("verified") is True
     assert long_sessions.turns_in_session(tracker) == 0
-
-
-@pytest.fixture(scope="module")
-def short_sessions(crm: Crm, action_server: ActionServer, tmp_path_factory: pytest.TempPathFactory
-                   ) -> Iterator[tuple[Bot, "subprocess.Popen[bytes]"]]:
-    """The assistant with sessions continued after 3 customer messages."""
-    bot, process = start_bot(crm, f"{action_server.url}/webhook", action_server.secret,
-                             tmp_path_factory.mktemp("rasa-short"), free_port(), secrets.token_urlsafe(32),
-                             extra_env={"SESSION_MAX_TURNS": "3"})
-    yield bot, process
-    stop(process)
 
 
 def test_the_api_secret_is_not_on_rasas_command_line(short_sessions: tuple[Bot, "subprocess.Popen[bytes]"]) -> None:

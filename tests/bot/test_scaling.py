@@ -19,7 +19,7 @@ from rasa.utils.endpoints import EndpointConfig
 from conftest import ActionServer, Bot, Crm, REPO, free_port, start_bot
 from event_brokers.verification_tokens import RedisTokens
 from ops.processes import stop
-from rasa_server import long_sessions, scaling
+from rasa_server import long_sessions, scaling, transcripts
 from rasa_server.lock_store import AtomicRedisLockStore
 from rasa_server.tracker_store import LatestSessionRedisTrackerStore
 from test_rasa_server import conversation_of
@@ -84,12 +84,14 @@ def test_tokens_in_redis_are_shared_and_expire() -> None:
 @pytest.fixture(scope="module")
 def two_workers(crm: Crm, action_server: ActionServer, tmp_path_factory: pytest.TempPathFactory
                 ) -> Iterator[tuple[Bot, str, int]]:
-    """The assistant as two worker processes sharing conversations, locks and tokens in Redis under a prefix."""
+    """The assistant as two worker processes sharing conversations, locks and tokens in Redis under a prefix, with
+    sessions continued after 3 customer messages."""
     client = redis_or_skip()
     prefix = f"test{secrets.token_hex(4)}"
     bot, process = start_bot(crm, f"{action_server.url}/webhook", action_server.secret,
                              tmp_path_factory.mktemp("rasa-workers"), free_port(), secrets.token_urlsafe(32),
-                             extra_env={"RASA_WORKERS": "2", "RASA_REDIS_URL": REDIS_URL, "RASA_REDIS_KEY_PREFIX": prefix})
+                             extra_env={"RASA_WORKERS": "2", "RASA_REDIS_URL": REDIS_URL, "RASA_REDIS_KEY_PREFIX": prefix,
+                                        "SESSION_MAX_TURNS": "3"})
     yield bot, prefix, process.pid
     stop(process)
     for key in client.scan_iter(match=f"{prefix}:*"):
@@ -116,6 +118,20 @@ def test_conversations_go_on_whichever_worker_answers(two_workers: tuple[Bot, st
     assert all(any(me in key for key in stored) for me in senders), "the conversations should live in Redis"
     for customer in customers:  # logged with the customer whichever worker saw the verification
         assert "thank" in {i["intent"] for i in logged_interactions(crm, customer.id, expected=2)}
+
+
+async def test_a_continued_conversation_is_shown_whole_by_any_worker(two_workers: tuple[Bot, str, int]) -> None:
+    bot, prefix, _ = two_workers
+    me = f"u-{uuid.uuid4().hex}"
+    said = ["hello", "what payment methods do you accept?", "how long does delivery take?", "thanks", "thank you"]
+    for text in said:  # each message may go to either worker; the session is continued before the 4th
+        bot.texts(me, text)
+    store = LatestSessionRedisTrackerStore(DOMAIN, host="127.0.0.1", port=6379, db=0, key_prefix=prefix)
+    tracker = await store.retrieve(f"app-{me}")
+    assert tracker is not None and long_sessions.turns_in_session(tracker) == 2
+    shown = transcripts.conversation_messages(store, tracker)  # what the widget of any worker shows
+    assert [m["text"] for m in shown if m["sender"] == "user"] == said
+    assert 0 < redis.Redis.from_url(REDIS_URL).ttl(f"{prefix}:transcript:app-{me}") <= scaling.TRACKER_TTL_SECONDS
 
 
 async def test_the_redis_tracker_store_keeps_the_latest_session_only() -> None:

@@ -10,6 +10,7 @@ import pytest
 import socketio
 
 from conftest import Bot, Crm
+from test_app_channel import api_token
 from test_handoff_app import agent
 
 WAIT_SECONDS = 30
@@ -69,7 +70,7 @@ async def close_quickly(client: socketio.AsyncClient) -> None:
 
 
 @pytest.fixture
-async def tabs(bot: Bot) -> AsyncIterator[list[Tab]]:
+async def tabs() -> AsyncIterator[list[Tab]]:
     opened: list[Tab] = []
     yield opened
     for tab in opened:
@@ -128,6 +129,43 @@ async def test_history_after_reconnecting_with_the_same_session(bot: Bot, tabs: 
     history = await again.next("history")
     assert [(m["sender"], m["text"]) for m in history["messages"]] == [("user", "hello"), ("bot", greeting)]
     assert history["handoff"] == {"active": False, "agent": None}
+
+
+async def history_after(tab: Tab, turns: int) -> list[dict[str, Any]]:
+    """The history's messages once the conversation holds ``turns`` customer messages (a turn is saved, with all its
+    replies, after they were sent)."""
+    for _ in range(int(WAIT_SECONDS / 0.2)):
+        await tab.client.emit("history_request", {"session_id": tab.session_id})
+        messages = (await tab.next("history"))["messages"]
+        if sum(message["sender"] == "user" for message in messages) == turns:
+            return messages
+        await asyncio.sleep(0.2)
+    pytest.fail(f"the history never held {turns} customer messages: {messages}")
+
+
+async def test_history_keeps_every_message_of_a_continued_conversation(
+        short_sessions: tuple[Bot, Any], tabs: list[Tab]) -> None:
+    bot, _ = short_sessions  # sessions continued after 3 customer messages: before the 4th and the 7th here
+    said = ["hello", "what payment methods do you accept?", "how long does delivery take?", "thanks",
+            "what is your return policy?", "hi again", "thank you"]
+    tab = await open_tab(bot, tabs)
+    shown: list[dict[str, Any]] = []
+    for turn, text in enumerate(said, 1):
+        await tab.say(text)
+        before, shown = shown, await history_after(tab, turn)
+        assert shown[:len(before)] == before  # every earlier message still there, exactly as it was shown
+    assert [m["text"] for m in shown if m["sender"] == "user"] == said
+    admin = {"Authorization": f"Bearer {api_token(bot.api_secret)}"}
+    stored = httpx.get(f"{bot.url}/conversations/{tab.session_id}/tracker", headers=admin).json()["events"]
+    assert [e["text"] for e in stored if e["event"] == "user"] == said[3:]  # the first session is gone from the store
+
+    newcomer = await open_tab(bot, tabs, tab.session_id)
+    assert await history_after(newcomer, len(said)) == shown
+
+    await tab.say("/restart")  # the conversation starts again, and so does its history
+    assert await history_after(newcomer, 0) == []
+    await tab.say("hello")
+    assert [m["text"] for m in await history_after(newcomer, 1) if m["sender"] == "user"] == ["hello"]
 
 
 async def test_two_tabs_of_a_session_both_get_the_echo_and_the_answers(bot: Bot, tabs: list[Tab]) -> None:
