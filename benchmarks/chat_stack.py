@@ -21,7 +21,7 @@ import jwt
 import redis
 
 from ops.dev_secrets import SECRET_NAMES
-from ops.processes import Service, rasa_command, start, stop
+from ops.processes import READY_DIR_VARIABLE, Service, rasa_command, start, stop, wait_for_workers
 
 REPO = Path(__file__).resolve().parents[1]
 CRM_PYTHON = REPO / "crm_backend/.venv/bin/python"
@@ -93,7 +93,7 @@ def delete_redis_keys(redis_url: str, prefix: str) -> None:
 
 
 def services(config: StackConfig, keys: dict[str, str], crm_dir: Path, endpoints: Path,
-             scaling_env: dict[str, str]) -> tuple[list[Service], str]:
+             scaling_env: dict[str, str], ready_dir: Path) -> tuple[list[Service], str]:
     """CRM, action server and Rasa on free ports, as ``ops/supervisor.py`` starts them (Rasa's HTTP API on for the
     CRM); and Rasa's address."""
     crm_port, actions_port, rasa_port = free_port(), free_port(), free_port()
@@ -112,7 +112,8 @@ def services(config: StackConfig, keys: dict[str, str], crm_dir: Path, endpoints
         Service("rasa", rasa_command(BOT_PYTHON, config.model, rasa_port, endpoints, cors=[crm_url]),
                 f"{rasa_url}/", cwd=config.code, startup_timeout=300,
                 env=shared | {"ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook", "CRM_URL": crm_url,
-                              "RASA_WORKERS": str(config.rasa_workers)} | scaling_env),
+                              "RASA_WORKERS": str(config.rasa_workers), READY_DIR_VARIABLE: str(ready_dir)}
+                | scaling_env),
     ], rasa_url
 
 
@@ -132,11 +133,15 @@ def running_stack(config: StackConfig, logs: Path) -> Iterator[RunningStack]:
             scaling_env = {"RASA_REDIS_URL": config.redis_url, "RASA_REDIS_KEY_PREFIX": prefix}
             stack.callback(delete_redis_keys, config.redis_url, prefix)
         sessions = {}
-        to_start, rasa_url = services(config, keys, workdir / "crm", endpoints, scaling_env)
+        ready_dir = workdir / "rasa-ready"
+        ready_dir.mkdir()
+        to_start, rasa_url = services(config, keys, workdir / "crm", endpoints, scaling_env, ready_dir)
         for service in to_start:
             log = logs / f"{service.name}.log"
             log.unlink(missing_ok=True)
             process = start(service, log)
             stack.callback(stop, process)
             sessions[service.name] = process.pid
+            if service.name == "rasa":  # healthy once one worker is: measure only with all of them serving
+                wait_for_workers(process, ready_dir, config.rasa_workers)
         yield RunningStack(rasa_url, keys["APP_CHANNEL_SECRET"], sessions)

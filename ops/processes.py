@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+READY_DIR_VARIABLE = "RASA_READY_DIR"  # where each Rasa worker notes that it is serving (rasa_server/readiness.py)
+
+
 class ServiceFailed(RuntimeError):
     """The service exited or did not become healthy in time; the message says which, and where its log is."""
 
@@ -64,6 +67,17 @@ def start(service: Service, log_path: Path) -> subprocess.Popen[bytes]:
         time.sleep(0.5)
     stop(process)
     raise ServiceFailed(f"{service.name} did not answer {service.health_url} within {service.startup_timeout:.0f} s; see {log_path}")
+
+
+def wait_for_workers(process: subprocess.Popen[bytes], ready_dir: Path, workers: int, timeout: float = 300.0) -> None:
+    """Until ``workers`` Rasa workers started with ``RASA_READY_DIR=ready_dir`` have loaded their model."""
+    deadline = time.monotonic() + timeout
+    while len(list(ready_dir.iterdir())) < workers:
+        if process.poll() is not None:
+            raise ServiceFailed(f"Rasa exited with code {process.returncode} before its {workers} workers were ready")
+        if time.monotonic() > deadline:
+            raise ServiceFailed(f"only {len(list(ready_dir.iterdir()))} of {workers} Rasa workers ready after {timeout:.0f} s")
+        time.sleep(0.5)
 
 
 def stop(process: subprocess.Popen[bytes], grace_seconds: float = 10.0) -> None:

@@ -23,7 +23,11 @@ SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM
 for name, value in SINGLE_THREADED.items():
     os.environ.setdefault(name, value)
 
-from rasa_server import long_sessions, scaling, speedups  # noqa: E402
+# skops (the saved vectorisers' format) builds its list of trusted types at import by searching sys.modules for each
+# type: 1.7 s before TensorFlow and Rasa fill sys.modules, 5.2 s after them, in every worker at every start.
+import skops.io  # noqa: E402,F401
+
+from rasa_server import long_sessions, readiness, scaling, speedups  # noqa: E402
 
 
 def rasa_arguments(options: list[str], environ: dict[str, str]) -> list[str]:
@@ -48,6 +52,7 @@ def main() -> None:
     sys.argv = rasa_arguments(options, dict(os.environ))
     speedups.apply()
     long_sessions.apply()
+    readiness.apply()
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

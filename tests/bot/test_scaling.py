@@ -9,6 +9,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import redis
@@ -18,7 +19,7 @@ from rasa.utils.endpoints import EndpointConfig
 
 from conftest import ActionServer, Bot, Crm, REPO, free_port, start_bot
 from event_brokers.verification_tokens import RedisTokens
-from ops.processes import stop
+from ops.processes import READY_DIR_VARIABLE, stop, wait_for_workers
 from rasa_server import long_sessions, scaling, transcripts
 from rasa_server.lock_store import AtomicRedisLockStore
 from rasa_server.tracker_store import LatestSessionRedisTrackerStore
@@ -81,18 +82,28 @@ def test_tokens_in_redis_are_shared_and_expire() -> None:
             client.delete(key)
 
 
+class Workers(NamedTuple):
+    bot: Bot
+    prefix: str  # of the run's keys in Redis
+    pid: int  # Rasa's main process
+    ready_dir: Path  # where each worker noted that it is serving (rasa_server/readiness.py)
+
+
 @pytest.fixture(scope="module")
-def two_workers(crm: Crm, action_server: ActionServer, tmp_path_factory: pytest.TempPathFactory
-                ) -> Iterator[tuple[Bot, str, int]]:
+def two_workers(crm: Crm, action_server: ActionServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
     """The assistant as two worker processes sharing conversations, locks and tokens in Redis under a prefix, with
-    sessions continued after 3 customer messages."""
+    sessions continued after 3 customer messages; both serving (a health check passes once the first one is)."""
     client = redis_or_skip()
     prefix = f"test{secrets.token_hex(4)}"
-    bot, process = start_bot(crm, f"{action_server.url}/webhook", action_server.secret,
-                             tmp_path_factory.mktemp("rasa-workers"), free_port(), secrets.token_urlsafe(32),
+    workdir = tmp_path_factory.mktemp("rasa-workers")
+    ready_dir = workdir / "ready"
+    ready_dir.mkdir()
+    bot, process = start_bot(crm, f"{action_server.url}/webhook", action_server.secret, workdir, free_port(),
+                             secrets.token_urlsafe(32),
                              extra_env={"RASA_WORKERS": "2", "RASA_REDIS_URL": REDIS_URL, "RASA_REDIS_KEY_PREFIX": prefix,
-                                        "SESSION_MAX_TURNS": "3"})
-    yield bot, prefix, process.pid
+                                        "SESSION_MAX_TURNS": "3", READY_DIR_VARIABLE: str(ready_dir)})
+    wait_for_workers(process, ready_dir, 2)
+    yield Workers(bot, prefix, process.pid, ready_dir)
     stop(process)
     for key in client.scan_iter(match=f"{prefix}:*"):
         client.delete(key)
@@ -104,9 +115,13 @@ def rasa_workers(rasa_pid: int) -> list[str]:
     return [pid for pid in children if "rasa_server" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")]
 
 
-def test_conversations_go_on_whichever_worker_answers(two_workers: tuple[Bot, str, int], crm: Crm) -> None:
-    bot, prefix, rasa_pid = two_workers
-    assert len(rasa_workers(rasa_pid)) == 2
+def test_every_worker_says_when_it_is_serving(two_workers: Workers) -> None:
+    assert sorted(path.name for path in two_workers.ready_dir.iterdir()) == sorted(rasa_workers(two_workers.pid))
+
+
+def test_conversations_go_on_whichever_worker_answers(two_workers: Workers, crm: Crm) -> None:
+    bot, prefix = two_workers.bot, two_workers.prefix
+    assert len(rasa_workers(two_workers.pid)) == 2
     customers = [customer_where(crm, "o.status IN ('shipped', 'delivered')") for _ in range(3)]
     senders = [f"u-{uuid.uuid4().hex}" for _ in customers]
     for customer, me in zip(customers, senders):  # each message may go to either worker
@@ -120,8 +135,8 @@ def test_conversations_go_on_whichever_worker_answers(two_workers: tuple[Bot, st
         assert "thank" in {i["intent"] for i in logged_interactions(crm, customer.id, expected=2)}
 
 
-async def test_a_continued_conversation_is_shown_whole_by_any_worker(two_workers: tuple[Bot, str, int]) -> None:
-    bot, prefix, _ = two_workers
+async def test_a_continued_conversation_is_shown_whole_by_any_worker(two_workers: Workers) -> None:
+    bot, prefix = two_workers.bot, two_workers.prefix
     me = f"u-{uuid.uuid4().hex}"
     said = ["hello", "what payment methods do you accept?", "how long does delivery take?", "thanks", "thank you"]
     for text in said:  # each message may go to either worker; the session is continued before the 4th
