@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.crm_client import CrmClient, CrmRefused, CrmUnavailable
+from event_brokers.message_ids import crm_message_id
 
 TRANSCRIPT_TURNS = 30
 REASONS = ("customer_request", "repeated_fallback", "negative_sentiment", "complaint", "service_unavailable")
@@ -23,14 +24,23 @@ RATING_BUTTONS = [{"title": str(stars), "payload": f'/rate_support{{"rating": {s
 
 
 def transcript(tracker: Tracker) -> list[dict[str, str]]:
-    """The last turns of the conversation as the CRM's ticket transcript."""
+    """The last turns of the conversation as the CRM's ticket transcript; a customer message carries Rasa's message id,
+    by which the CRM knows it when the interaction log brings it later (the triggering message always comes later)."""
     entries = []
     for event in tracker.events:
         if event.get("event") == "user" and event.get("text"):
-            entries.append({"sender": "customer", "text": event["text"][:5000]})
+            entries.append(customer_entry(event))
         elif event.get("event") == "bot" and event.get("text"):
             entries.append({"sender": "bot", "text": event["text"][:5000]})
     return entries[-TRANSCRIPT_TURNS:]
+
+
+def customer_entry(event: dict[str, Any]) -> dict[str, str]:
+    entry = {"sender": "customer", "text": event["text"][:5000]}
+    message_id = crm_message_id(event)
+    if message_id:
+        entry["message_id"] = message_id
+    return entry
 
 
 def tell_availability(dispatcher: CollectingDispatcher, ticket: dict[str, Any]) -> None:

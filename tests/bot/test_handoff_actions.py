@@ -2,6 +2,7 @@
 agent messages delivered once, the handback with the note and the rating, and the high-churn complaint trigger."""
 
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from rasa.shared.core.events import UserUttered
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.config import get_action_settings
@@ -16,6 +18,7 @@ from actions.handoff import ActionDeliverAgentMessages, ActionHandback, ActionHa
 from actions.rating import ActionRateSupport
 from actions.support import ActionAcknowledgeComplaint, ActionCheckTurn
 from conftest import Crm, free_port, start_crm
+from event_brokers.crm_interactions import CrmInteractionLog
 from ops.processes import stop
 from shop import ShopCustomer, customer_where
 from test_actions import conversation
@@ -114,6 +117,27 @@ async def test_outside_support_hours_the_hours_are_said(crm_env: Crm, monkeypatc
     assert said["response"] == "utter_handoff_outside_hours" and said["custom"] == {"handoff": {"event": "offline"}}
     assert f"{closed_hour:02d}:00" in said["hours"] and f"at {closed_hour:02d}:00" in said["next_opening"]
     assert kinds(events) == ["pause"]
+
+
+async def test_the_transcript_carries_message_ids_so_the_agent_sees_each_customer_message_once(crm_env: Crm) -> None:
+    """Rasa logs the message that triggered the handoff after the ticket is opened with a transcript that has it: the
+    CRM knows it by its id. The same words said again later are a new message the agent gets."""
+    sender, first_id, trigger_id = conversation(), uuid.uuid4().hex, uuid.uuid4().hex
+    history = [{"event": "user", "text": "my lamp flickers", "message_id": first_id, "parse_data": {}},
+               {"event": "bot", "text": "Have you tried another bulb?"}]
+    _, events = await run(ActionHandoffToHuman(), sender_id=sender, history=history, text="a person please",
+                          intent="request_human", message_id=trigger_id)
+    ticket_id = int(slots_of(events)["handoff_ticket_id"])
+    assert [(entry["sender"], entry["text"], entry.get("message_id")) for entry in ticket(crm_env, ticket_id)["transcript"]] == [
+        ("customer", "my lamp flickers", first_id), ("bot", "Have you tried another bulb?", None),
+        ("customer", "a person please", trigger_id)]
+
+    log = CrmInteractionLog(crm_env.url, crm_env.actions_key)
+    for message_id in (trigger_id, uuid.uuid4().hex):  # the trigger, published after its turn; then said again
+        log.publish({"sender_id": sender, **UserUttered("a person please", {}, input_channel="app",
+                                                        message_id=message_id).as_dict()})
+    await log.close()
+    assert [(m["sender"], m["text"]) for m in ticket(crm_env, ticket_id)["messages"]] == [("customer", "a person please")]
 
 
 async def test_agent_messages_are_delivered_once_then_handed_back_with_the_note(crm_env: Crm) -> None:

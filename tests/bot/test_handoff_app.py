@@ -55,6 +55,11 @@ def test_handoff_to_an_app_and_back(bot: Bot, crm: Crm) -> None:
     assert waiting["ticket"] == {"id": ticket["id"], "status": "waiting", "agent": None} and waiting["messages"] == []
     wait_for(lambda: any(m["sender"] == "customer" and m["text"] == "hello? is anyone there?"
                          for m in agent(crm, "GET", f"/handoffs/{ticket['id']}")["messages"]), "the message in the ticket")
+    # the message that asked for a person is logged after the ticket opened: the transcript has it (by Rasa's id), once
+    assert [(m["sender"], m["text"]) for m in agent(crm, "GET", f"/handoffs/{ticket['id']}")["messages"]] == [
+        ("customer", "hello? is anyone there?")]
+    asked = [entry for entry in ticket["transcript"] if entry["sender"] == "customer"]
+    assert asked[-1]["text"] == "I want to talk to a real person" and all(len(entry["message_id"]) == 32 for entry in asked)
 
     agent(crm, "POST", f"/handoffs/{ticket['id']}/claim")
     agent(crm, "POST", f"/handoffs/{ticket['id']}/messages", {"text": "Hi, I'm Alice. Let me look at your parcel."})

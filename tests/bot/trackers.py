@@ -22,13 +22,16 @@ def make_tracker(
     history: list[dict[str, Any]] | None = None,
     sentiment: dict[str, Any] | None = None,
     paused: bool = False,
+    message_id: str | None = None,
 ) -> Tracker:
-    """A tracker whose last user message is ``text``; ``slot_candidates`` are the trailing SlotSet events a form validates."""
+    """A tracker whose last user message is ``text`` (with Rasa's ``message_id`` if given); ``slot_candidates`` are the
+    trailing SlotSet events a form validates."""
     all_slots = {name: slot.initial_value for name, slot in ((s.name, s) for s in DOMAIN.slots)} | (slots or {})
     latest_message = {"text": text, "intent": {"name": intent, "confidence": 1.0}, "entities": []}
     if sentiment:
         latest_message["sentiment"] = sentiment
-    events = list(history or []) + [{"event": "user", "text": text, "parse_data": latest_message}]
+    user = {"event": "user", "text": text, "parse_data": latest_message} | ({"message_id": message_id} if message_id else {})
+    events = list(history or []) + [user]
     events += [{"event": "slot", "name": name, "value": value} for name, value in (slot_candidates or {}).items()]
     return Tracker.from_dict(
         {

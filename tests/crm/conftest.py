@@ -1,11 +1,13 @@
 """Fixtures for the CRM tests: real databases (a SQLite file, and PostgreSQL when reachable) migrated by Alembic."""
 
 import secrets
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from alembic import command
@@ -25,13 +27,35 @@ from app.services.agents import create_agent, find_agent
 from factories import add_customer, add_order, add_product
 
 CRM_DIR = Path(__file__).resolve().parents[2] / "crm_backend"
+T = TypeVar("T")
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
-def migrate(database_url: str) -> None:
+def alembic_config(database_url: str) -> Config:
     config = Config(str(CRM_DIR / "alembic.ini"), attributes={"configure_logging": False})
     config.set_main_option("sqlalchemy.url", database_url)
-    command.upgrade(config, "head")
+    return config
+
+
+def migrate(database_url: str) -> None:
+    command.upgrade(alembic_config(database_url), "head")
+
+
+def at_once(calls: list[Callable[[], T]]) -> list[T]:
+    """Run the calls each in its own thread, released together (to race them); their results in the order given."""
+    start = threading.Barrier(len(calls))
+    results: dict[int, T] = {}
+
+    def run(index: int) -> None:
+        start.wait()
+        results[index] = calls[index]()
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [results[index] for index in range(len(calls))]
 
 
 def _postgres_reachable() -> str | None:

@@ -1,18 +1,17 @@
 """A conversation has at most one open handoff ticket, enforced by the database (migration 0005): requests racing
 through the real app on a SQLite file and on PostgreSQL, and the migration on a database the race already hit."""
 
-import threading
 from datetime import datetime, timezone
+from functools import partial
 
 import pytest
 from alembic import command
-from alembic.config import Config
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.core.db import make_engine, make_session_factory
 from app.models import HandoffTicket, TicketStatus
-from conftest import CRM_DIR, Desk
+from conftest import Desk, alembic_config, at_once
 
 CALLERS = 8
 ROUNDS = 5
@@ -22,22 +21,10 @@ AVAILABILITY = {"within_hours", "agents_online", "hours", "next_opening"}  # eve
 def open_at_once(desk: Desk, conversation: str) -> list[tuple[int, dict]]:
     """``CALLERS`` handoff requests for one conversation released together, each from its own thread; half of them
     for the verified customer, whose context (account summary) takes longer to build."""
-    start = threading.Barrier(CALLERS)
-    results: list[tuple[int, dict]] = []
-
-    def ask(verified: bool) -> None:
-        headers = desk.as_customer(conversation) if verified else desk.actions
-        start.wait()
-        response = desk.client.post("/api/v1/handoffs", headers=headers,
-                                    json={"conversation_id": conversation, "reason": "customer_request"})
-        results.append((response.status_code, response.json()))
-
-    threads = [threading.Thread(target=ask, args=(caller % 2 == 0,)) for caller in range(CALLERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+    body = {"conversation_id": conversation, "reason": "customer_request"}
+    callers = [desk.as_customer(conversation) if caller % 2 == 0 else desk.actions for caller in range(CALLERS)]
+    responses = at_once([partial(desk.client.post, "/api/v1/handoffs", headers=headers, json=body) for headers in callers])
+    return [(response.status_code, response.json()) for response in responses]
 
 
 def tickets_of(desk: Desk, conversation: str) -> list[HandoffTicket]:
@@ -67,12 +54,6 @@ def test_a_resolved_conversation_can_be_handed_over_again_once(desk: Desk) -> No
     assert statuses == [(first, TicketStatus.resolved), (second.pop(), TicketStatus.waiting)]
 
 
-def _alembic(database_url: str) -> Config:
-    config = Config(str(CRM_DIR / "alembic.ini"), attributes={"configure_logging": False})
-    config.set_main_option("sqlalchemy.url", database_url)
-    return config
-
-
 def _ticket(conversation: str, status: TicketStatus) -> HandoffTicket:
     now = datetime.now(timezone.utc)
     return HandoffTicket(conversation_id=conversation, reason="customer_request", status=status, queue_at=now,
@@ -80,7 +61,7 @@ def _ticket(conversation: str, status: TicketStatus) -> HandoffTicket:
 
 
 def test_the_migration_closes_duplicates_the_race_left_and_then_refuses_them(database_url: str) -> None:
-    config = _alembic(database_url)
+    config = alembic_config(database_url)
     command.downgrade(config, "0004")
     engine = make_engine(database_url)
     try:

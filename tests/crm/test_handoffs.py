@@ -1,8 +1,8 @@
 """Handoff tickets through the real app on SQLite and PostgreSQL: context, priority, claiming, the conversation,
 the customer's messages, the assistant's cursor, ratings and availability."""
 
-import threading
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,7 +12,7 @@ from app.core.config import Settings
 from app.core.support_hours import DAY_NAMES
 from app.data.support_seed import seed_canned_replies
 from app.models import HandoffTicket
-from conftest import Desk, open_desk
+from conftest import Desk, at_once, open_desk
 
 
 def handoff(desk: Desk, conversation: str, reason: str = "customer_request", verified: bool = False, **extra: object):  # type: ignore[no-untyped-def]
@@ -20,11 +20,14 @@ def handoff(desk: Desk, conversation: str, reason: str = "customer_request", ver
     return desk.client.post("/api/v1/handoffs", headers=headers, json={"conversation_id": conversation, "reason": reason, **extra})
 
 
-def say(desk: Desk, conversation: str, text: str, sentiment: str | None = None, channel: str = "web") -> None:
+def say(desk: Desk, conversation: str, text: str, sentiment: str | None = None, channel: str = "web",
+        message_id: str | None = None) -> None:
     body: dict[str, object] = {"conversation_id": conversation, "channel": channel, "text": text}
     if sentiment:
         body["sentiment"] = {"label": sentiment, "score": 0.9}
-    assert desk.client.post("/api/v1/interactions", headers=desk.actions, json=body).status_code == 201
+    if message_id:
+        body["message_id"] = message_id
+    assert desk.client.post("/api/v1/interactions", headers=desk.actions, json=body).status_code in (200, 201)
 
 
 def claimed(desk: Desk, conversation: str, agent: dict[str, str]) -> int:
@@ -117,20 +120,9 @@ def test_the_queue_is_ordered_by_priority_then_waiting_time(desk: Desk) -> None:
 
 def claim_at_once(desk: Desk, ticket_id: int, agents: dict[str, dict[str, str]]) -> dict[str, tuple[int, dict]]:
     """Every agent claims the ticket at the same moment, each from its own thread; status and body per agent."""
-    start = threading.Barrier(len(agents))
-    results: dict[str, tuple[int, dict]] = {}
-
-    def claim(name: str) -> None:
-        start.wait()
-        response = desk.client.post(f"/api/v1/handoffs/{ticket_id}/claim", headers=agents[name])
-        results[name] = (response.status_code, response.json())
-
-    threads = [threading.Thread(target=claim, args=(name,)) for name in agents]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+    responses = at_once([partial(desk.client.post, f"/api/v1/handoffs/{ticket_id}/claim", headers=headers)
+                         for headers in agents.values()])
+    return {name: (response.status_code, response.json()) for name, response in zip(agents, responses)}
 
 
 def test_of_two_agents_claiming_at_once_exactly_one_wins(desk: Desk) -> None:
@@ -199,35 +191,44 @@ def agent_sees(desk: Desk, ticket_id: int, agent: dict[str, str]) -> list[tuple[
             + [(message["sender"], message["text"]) for message in ticket["messages"]])
 
 
+def said(*messages: tuple[str, str, str | None]) -> list[dict[str, str]]:
+    """A transcript as the bot sends it: (sender, text, Rasa's message id of a customer message or None)."""
+    return [{"sender": sender, "text": text} | ({"message_id": message_id} if message_id else {})
+            for sender, text, message_id in messages]
+
+
 def test_the_message_that_triggers_the_handoff_is_shown_once(desk: Desk) -> None:
     """Rasa publishes a turn's customer message only after the turn's actions ran, so the interaction log gets the
     message that triggered the handoff after the ticket exists, when the ticket's transcript already has it."""
     alice = desk.bearer("alice")
-    say(desk, "conv-12", "my lamp flickers")
-    transcript = [("customer", "my lamp flickers"), ("bot", "Have you tried another bulb?"),
-                  ("customer", "a person please")]
-    ticket_id = handoff(desk, "conv-12", transcript=[{"sender": s, "text": t} for s, t in transcript]).json()["id"]
-    say(desk, "conv-12", "a person please")  # the triggering message, logged after its turn
+    say(desk, "conv-12", "my lamp flickers", message_id="a1")
+    transcript = said(("customer", "my lamp flickers", "a1"), ("bot", "Have you tried another bulb?", None),
+                      ("customer", "a person please", "a2"))
+    ticket_id = handoff(desk, "conv-12", transcript=transcript).json()["id"]
+    say(desk, "conv-12", "a person please", message_id="a2")  # the triggering message, logged after its turn
+    say(desk, "conv-12", "a person please", message_id="a2")  # and again (a retry): still logged once
     assert desk.client.post(f"/api/v1/handoffs/{ticket_id}/claim", headers=alice).status_code == 200
-    say(desk, "conv-12", "a person please")  # said again, to the agent: a new message
-    say(desk, "conv-12", "my lamp flickers")  # an older text, sent again: new too
-    assert agent_sees(desk, ticket_id, alice) == transcript + [
+    say(desk, "conv-12", "a person please", message_id="a3")  # the same text said again, to the agent: a new message
+    say(desk, "conv-12", "my lamp flickers", message_id="a4")  # an older text, sent again: new too
+    assert agent_sees(desk, ticket_id, alice) == [(entry["sender"], entry["text"]) for entry in transcript] + [
         ("system", "Alice joined the conversation"), ("customer", "a person please"), ("customer", "my lamp flickers")]
 
 
-def test_every_transcript_message_the_log_receives_late_is_shown_once(desk: Desk) -> None:
+def test_every_transcript_message_the_log_receives_late_is_shown_once_whatever_the_order(desk: Desk) -> None:
     alice = desk.bearer("alice")
-    transcript = [("customer", "hello"), ("bot", "Hi! How can I help?"), ("customer", "hello"), ("customer", "a human")]
-    ticket_id = handoff(desk, "conv-13", transcript=[{"sender": s, "text": t} for s, t in transcript]).json()["id"]
-    for text in ("hello", "hello", "a human", "hello"):  # the log was behind by the whole transcript, then one more
-        say(desk, "conv-13", text)
-    assert agent_sees(desk, ticket_id, alice) == transcript + [("customer", "hello")]
+    transcript = said(("customer", "hello", "b1"), ("bot", "Hi! How can I help?", None), ("customer", "hello", "b2"),
+                      ("customer", "a human", "b3"))
+    ticket_id = handoff(desk, "conv-13", transcript=transcript).json()["id"]
+    for text, message_id in (("hello", "b2"), ("a human", "b3"), ("hello", "b4"), ("hello", "b1")):
+        say(desk, "conv-13", text, message_id=message_id)  # the log behind by the whole transcript, out of order
+    assert agent_sees(desk, ticket_id, alice) == [(entry["sender"], entry["text"]) for entry in transcript] + [
+        ("customer", "hello")]
 
 
-def test_a_message_logged_before_the_ticket_and_sent_again_is_new(desk: Desk) -> None:
+def test_a_message_without_an_id_is_shown_even_if_the_transcript_has_its_text(desk: Desk) -> None:
+    """An old client sends no ids: the agent may then read a message twice, but never misses one."""
     alice = desk.bearer("alice")
-    say(desk, "conv-14", "a person please")  # logged before the handoff (the log is not always that late)
-    ticket_id = handoff(desk, "conv-14", transcript=[{"sender": "customer", "text": "a person please"}]).json()["id"]
+    ticket_id = handoff(desk, "conv-14", transcript=said(("customer", "a person please", None))).json()["id"]
     say(desk, "conv-14", "a person please")
     assert agent_sees(desk, ticket_id, alice) == [("customer", "a person please"), ("customer", "a person please")]
 

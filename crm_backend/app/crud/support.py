@@ -2,87 +2,69 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from app.models import Agent, CannedReply, HandoffTicket, Interaction, MessageSender, TicketMessage, TicketStatus
-from app.models.support import OPEN_TICKET_STATUSES
+from app.models.support import HAS_MESSAGE_ID, OPEN_TICKET_STATUSES
 from app.schemas.support import HandoffCreate, InteractionCreate
 
+# the databases the CRM runs on, each with its own INSERT ... ON CONFLICT
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+Insert = postgresql.Insert | sqlite.Insert
 
-def log_interaction(session: Session, *, data: InteractionCreate, customer_id: int | None) -> Interaction:
+
+def log_interaction(session: Session, *, data: InteractionCreate, customer_id: int | None) -> tuple[Interaction, bool]:
+    """The logged message and whether it is new (a message id the conversation logged before is not logged again)."""
     interaction = _add_interaction(session, data, customer_id)
     session.commit()
-    return interaction
+    if interaction is not None:
+        return interaction, True
+    return session.scalars(select(Interaction).where(Interaction.conversation_id == data.conversation_id,
+                                                     Interaction.message_id == data.message_id)).one(), False
 
 
-def log_interactions(session: Session, messages: list[tuple[InteractionCreate, int | None]]) -> None:
-    """Log messages (each with its customer, or None) in the order given, in one transaction."""
-    for data, customer_id in messages:
-        _add_interaction(session, data, customer_id)
+def log_interactions(session: Session, messages: list[tuple[InteractionCreate, int | None]]
+                     ) -> list[tuple[InteractionCreate, int | None]]:
+    """Log messages (each with its customer, or None) in the order given, in one transaction; those that were new."""
+    new = [(data, customer_id) for data, customer_id in messages
+           if _add_interaction(session, data, customer_id) is not None]
     session.commit()
+    return new
 
 
-def _add_interaction(session: Session, data: InteractionCreate, customer_id: int | None) -> Interaction:
-    """Log the message; while the conversation is handed over, the agent also gets it in the ticket, unless the
-    ticket's transcript already has it (see ``_already_in_transcript``)."""
-    interaction = Interaction(
-        conversation_id=data.conversation_id,
-        customer_id=customer_id,
-        channel=data.channel,
-        text=data.text,
-        intent=data.intent,
-        intent_confidence=data.intent_confidence,
-        sentiment=data.sentiment.label if data.sentiment else None,
-        sentiment_score=data.sentiment.score if data.sentiment else None,
-    )
-    session.add(interaction)
-    session.flush()  # the message takes its place in the log
-    ticket = session.execute(select(HandoffTicket.id, HandoffTicket.created_at, HandoffTicket.transcript).where(
+def _add_interaction(session: Session, data: InteractionCreate, customer_id: int | None) -> Interaction | None:
+    """Log the message unless the conversation has logged its id before (None then): the unique index decides, so
+    of two requests racing with the same message one logs it. While the conversation is handed over, a new message
+    also goes to the agent in the ticket, unless the ticket's transcript has its id."""
+    values = {"conversation_id": data.conversation_id, "customer_id": customer_id, "channel": data.channel,
+              "text": data.text, "message_id": data.message_id, "intent": data.intent,
+              "intent_confidence": data.intent_confidence,
+              "sentiment": data.sentiment.label if data.sentiment else None,
+              "sentiment_score": data.sentiment.score if data.sentiment else None}
+    interaction = session.scalar(_insert_unless_logged(session).values(values).returning(Interaction))
+    if interaction is None:
+        return None
+    ticket = session.execute(select(HandoffTicket.id, HandoffTicket.transcript).where(
         HandoffTicket.conversation_id == data.conversation_id, HandoffTicket.status.in_(OPEN_TICKET_STATUSES))).first()
-    if ticket is not None and not _already_in_transcript(session, interaction, ticket.created_at, ticket.transcript):
+    if ticket is not None and not _in_transcript(data.message_id, ticket.transcript):
         session.add(TicketMessage(ticket_id=ticket.id, sender=MessageSender.customer, author=None, text=data.text))
     return interaction
 
 
-def _unlogged_tail(transcript: list[str], logged: list[str]) -> list[str]:
-    """The transcript's customer messages that were not in the log yet: what follows the longest start of the
-    transcript that the log ends with (both oldest first). Assuming as much as possible logged errs towards showing
-    a message twice, never towards hiding one that is not in the transcript."""
-    for count in range(min(len(transcript), len(logged)), 0, -1):
-        if transcript[:count] == logged[-count:]:
-            return transcript[count:]
-    return transcript
+def _insert_unless_logged(session: Session) -> Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING`` on the index of logged message ids (messages without an id never conflict)."""
+    insert = _INSERTS[session.get_bind().dialect.name]
+    return insert(Interaction).on_conflict_do_nothing(index_elements=["conversation_id", "message_id"],
+                                                      index_where=HAS_MESSAGE_ID)
 
 
-def _already_in_transcript(session: Session, interaction: Interaction, opened_at: datetime,
-                           transcript: list[dict[str, Any]]) -> bool:
-    """Whether this logged message is one the ticket's transcript already shows the agent.
-
-    The bot sends the transcript when it opens the ticket, but Rasa publishes a turn's customer message only after
-    the turn's actions ran: the message that triggered the handoff (and any the log was behind on) reaches the log
-    after the ticket exists. Those late messages are the transcript's tail the log lacked when the ticket was opened;
-    the first messages logged since then that match it, in order, are the transcript's, later ones are new.
-    """
-    said = [entry["text"] for entry in transcript if entry.get("sender") == "customer"]
-    if not said:
-        return False
-    in_order = (Interaction.created_at, Interaction.id)
-    conversation = Interaction.conversation_id == interaction.conversation_id
-    logged_before = session.scalars(select(Interaction.text).where(conversation, Interaction.created_at < opened_at)
-                                    .order_by(*(column.desc() for column in in_order)).limit(len(said))).all()
-    late = _unlogged_tail(said, list(reversed(logged_before)))
-    if not late:
-        return False
-    logged_since = session.execute(select(Interaction.id, Interaction.text)
-                                   .where(conversation, Interaction.created_at >= opened_at)
-                                   .order_by(*in_order).limit(len(late))).all()
-    for (interaction_id, text), expected in zip(logged_since, late):
-        if text != expected:
-            return False
-        if interaction_id == interaction.id:
-            return True
-    return False
+def _in_transcript(message_id: str | None, transcript: list[dict[str, Any]]) -> bool:
+    """Whether the ticket's transcript shows the agent this message already: the bot sent it when it opened the ticket,
+    and Rasa logs a turn's customer message (the one that triggered the handoff) only after the turn's actions ran.
+    A message without an id is never taken for one of the transcript's."""
+    return message_id is not None and any(entry.get("message_id") == message_id for entry in transcript)
 
 
 def list_interactions(session: Session, *, customer_id: int, limit: int) -> list[Interaction]:

@@ -17,8 +17,12 @@ class SentimentLabel(str, enum.Enum):
     positive = "positive"
 
 
+# the condition of the partial unique index: a message id is logged once per conversation, messages without one freely
+HAS_MESSAGE_ID = text("message_id IS NOT NULL")
+
+
 class Interaction(Base):
-    """One customer message, with what the assistant understood of it."""
+    """One customer message, with what the assistant understood of it and Rasa's id of the message (if it sent one)."""
 
     __tablename__ = "interactions"
 
@@ -27,6 +31,7 @@ class Interaction(Base):
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
     channel: Mapped[str] = mapped_column(String(40))
     text: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(64))
     intent: Mapped[str | None] = mapped_column(String(80))
     intent_confidence: Mapped[float | None] = mapped_column(Float)
     sentiment: Mapped[SentimentLabel | None] = mapped_column(
@@ -38,6 +43,9 @@ class Interaction(Base):
     __table_args__ = (
         Index("ix_interactions_conversation", "conversation_id", "created_at"),
         Index("ix_interactions_customer", "customer_id", "created_at"),
+        # each message once, however often it is posted, even by requests racing (migration 0006)
+        Index("uq_interactions_conversation_message", "conversation_id", "message_id", unique=True,
+              sqlite_where=HAS_MESSAGE_ID, postgresql_where=HAS_MESSAGE_ID),
     )
 
 

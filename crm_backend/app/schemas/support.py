@@ -9,6 +9,8 @@ from app.schemas.common import ConversationId, MessageText, RequestModel
 
 Channel = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9_-]{1,40}$")]
 IntentName = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[\w/.-]{1,80}$")]
+# Rasa's id of a customer message (a UUID's 32 hex digits from its channels; other channels' ids fit too)
+MessageId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 
 
 class Sentiment(RequestModel):
@@ -23,6 +25,7 @@ class InteractionCreate(RequestModel):
     conversation_id: ConversationId
     channel: Channel
     text: MessageText
+    message_id: MessageId | None = Field(default=None, description="a message id the conversation already logged is not logged again")
     intent: IntentName | None = None
     intent_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     sentiment: Sentiment | None = None
@@ -39,8 +42,9 @@ class InteractionBatch(RequestModel):
 
 
 class InteractionBatchLogged(BaseModel):
-    logged: int
-    attributed: int  # logged with their customer; the others had no token, or one that is no longer valid
+    logged: int = Field(description="new messages logged")
+    already_logged: int = Field(description="messages whose id the conversation had logged before: nothing done")
+    attributed: int  # new ones logged with their customer; the others had no token, or one that is no longer valid
 
 
 class InteractionPublic(BaseModel):
@@ -49,6 +53,7 @@ class InteractionPublic(BaseModel):
     customer_id: int | None
     channel: str
     text: str
+    message_id: str | None
     intent: str | None
     intent_confidence: float | None
     sentiment: SentimentLabel | None
@@ -67,6 +72,7 @@ class HandoffReason(str, Enum):
 class TranscriptEntry(RequestModel):
     sender: Annotated[str, StringConstraints(pattern=r"^(customer|bot|agent)$")]
     text: MessageText
+    message_id: MessageId | None = Field(default=None, description="a customer message's id: logged later, it is not shown again")
     sent_at: datetime | None = None
 
 
