@@ -8,10 +8,16 @@ transcript archive (rasa_server/transcripts.py), then the current session's from
 new tab shows it (a restart or an expired session starts it again). Empty or too long messages get ``chat_error``
 and never reach the bot. Session ids are random (32 hex digits, made here when a tab has none), so no one can pick
 another conversation's id, and a tab may only write to or read the session it joined.
+With ``RASA_REDIS_URL`` (several Rasa workers, rasa_server/scaling.py) a session's room spans the workers: what one
+worker sends to it goes through Redis to the session's tabs connected to the others, so any worker may answer a tab,
+and the CRM's agent messages (Rasa's HTTP API, any worker) reach every tab. A socket stays with the worker it connected
+to: the widget connects over a websocket, which needs nothing more; its fallback to HTTP long-polling would need a
+load balancer that keeps a client on one worker.
 Configured in credentials.yml as ``channels.web_channel.WebInput``.
 """
 
 import logging
+import os
 import re
 import time
 import uuid
@@ -26,11 +32,11 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from socketio import AsyncServer
+from socketio import AsyncManager, AsyncRedisManager, AsyncServer
 
 from channels.api_guard import install_api_guard
 from channels.messages import client_message, message_problem, shown_text
-from rasa_server import transcripts
+from rasa_server import scaling, transcripts
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +56,12 @@ def conversation_history(store: TrackerStore | None, tracker: DialogueStateTrack
     slots = tracker.current_slot_values() if tracker else {}
     return {"messages": transcripts.conversation_messages(store, tracker) if store and tracker else [],
             "handoff": {"active": bool(slots.get("handoff_active")), "agent": slots.get("handoff_agent")}}
+
+
+def room_manager(environ: dict[str, str]) -> AsyncManager:
+    """Rooms of this process only, or with Redis, rooms that every worker shares (one pub/sub channel per deployment)."""
+    url = scaling.redis_url(environ)
+    return AsyncRedisManager(url, channel=f"{scaling.key_prefix(environ)}:socketio") if url else AsyncManager()
 
 
 class WebOutput(OutputChannel):
@@ -97,7 +109,8 @@ class WebInput(SocketIOInput):
         return await store.retrieve(session_id) if store else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])  # CORS is Sanic's (rasa run --cors)
+        # CORS is Sanic's (rasa run --cors)
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[], client_manager=room_manager(dict(os.environ)))
         web = SocketBlueprint(sio, self.socketio_path, "web_socketio", __name__)
         self.sio = sio
 
@@ -105,6 +118,10 @@ class WebInput(SocketIOInput):
         async def remember_app(app: Sanic, _loop: Any) -> None:
             self.app = app
             install_api_guard(app)
+            if isinstance(sio.manager, AsyncRedisManager):
+                # Sanic forks the workers after this server was made: each needs its own id on the pub/sub channel,
+                # or it would take the others' messages for its own and drop them
+                sio.manager.host_id = uuid.uuid4().hex
 
         @web.route("/", methods=["GET"])
         async def health(_request: Request) -> HTTPResponse:

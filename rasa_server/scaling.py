@@ -5,8 +5,9 @@
 ``tracker_store.py``; what the customer was shown in the earlier ones, ``transcripts.py``), their locks (lock store:
 taken and given back atomically, ``lock_store.py``) and the interaction log's verification tokens
 (event_brokers/crm_interactions.py), all under ``RASA_REDIS_KEY_PREFIX``.
-A message of the app REST channel can then be handled by any worker. The website widget's socket.io channel keeps
-its sockets in the worker they connected to, so it needs a single-worker Rasa (it may share the same Redis).
+A message of the app REST channel can then be handled by any worker, and the website widget's socket.io rooms span
+the workers through Redis pub/sub (channels/web_channel.py: each tab's websocket stays with the worker it connected
+to, and what any worker sends to a session reaches all its tabs).
 """
 
 import os

@@ -3,14 +3,17 @@ Redis, and whole conversations over the app channel whichever worker answers. Ne
 machines (127.0.0.1:6379); skipped, saying so, where none answers."""
 
 import asyncio
+import json
+import re
 import secrets
 import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import aiohttp
 import pytest
 import redis
 from rasa.core.lock import TicketLock
@@ -253,3 +256,73 @@ def test_a_lock_saved_is_read_back(lock_stores: tuple[AtomicRedisLockStore, Atom
     assert second.issue_ticket("app-someone") == 3 and first.get_lock("app-someone").now_serving == 1
     first.delete_lock("app-someone")
     assert first.get_lock("app-someone") is None
+
+
+class WebsocketTab:
+    """A widget tab as a browser connects it: socket.io over a websocket (Engine.IO 4 packets), spoken directly with
+    aiohttp, since python-socketio's client needs a newer aiohttp than Rasa allows for websockets."""
+
+    def __init__(self, connection: aiohttp.ClientWebSocketResponse, session_id: str) -> None:
+        self.connection = connection
+        self.session_id = session_id
+
+    @classmethod
+    async def open(cls, http: aiohttp.ClientSession, bot_url: str, session_id: str | None = None) -> "WebsocketTab":
+        connection = await http.ws_connect(f"{bot_url.replace('http', 'ws', 1)}/socket.io/?EIO=4&transport=websocket")
+        tab = cls(connection, "")
+        assert (await asyncio.wait_for(tab.packet(), 30)).startswith("0")  # Engine.IO open
+        await connection.send_str("40")  # join the default namespace
+        assert (await asyncio.wait_for(tab.packet(), 30)).startswith("40")
+        await tab.emit("session_request", {"session_id": session_id})
+        tab.session_id = await tab.next("session_confirm")
+        return tab
+
+    async def packet(self) -> str:
+        """The next packet that is not a ping (answered, as a browser does)."""
+        while (text := await self.connection.receive_str()) == "2":
+            await self.connection.send_str("3")
+        return text
+
+    async def emit(self, event: str, data: Any) -> None:
+        await self.connection.send_str("42" + json.dumps([event, data]))
+
+    async def next(self, wanted: str) -> Any:
+        """The data of the next event named ``wanted`` within 30 s; other packets before it are dropped."""
+        async def wait() -> Any:
+            while True:
+                text = await self.packet()
+                if text.startswith("42"):
+                    name, *data = json.loads(text[2:])
+                    if name == wanted:
+                        return data[0] if data else None
+        return await asyncio.wait_for(wait(), 30)
+
+
+def workers_holding_connections(port: int) -> set[str]:
+    """The processes holding established connections on Rasa's port (``ss``, as root sees every process)."""
+    listing = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"], capture_output=True,
+                             text=True, check=True).stdout
+    return set(re.findall(r"pid=(\d+)", listing))
+
+
+async def test_the_widget_works_whichever_worker_each_tab_is_connected_to(two_workers: Workers) -> None:
+    """Tabs of one session on different workers: each gets the other's messages and the bot's answers (Redis rooms)."""
+    port = int(two_workers.bot.url.rsplit(":", 1)[1])
+    async with aiohttp.ClientSession() as http:
+        tabs = [await WebsocketTab.open(http, two_workers.bot.url)]
+        while len(workers_holding_connections(port)) < 2:  # the kernel picks the worker of each new connection
+            assert len(tabs) < 30, "every tab went to the same worker"
+            tabs.append(await WebsocketTab.open(http, two_workers.bot.url, tabs[0].session_id))
+        first, last = tabs[0], tabs[-1]  # the last one went to the worker none of the others is on
+        for sender, other in ((first, last), (last, first)):
+            await sender.emit("user_uttered", {"message": "what payment methods do you accept?",
+                                               "session_id": sender.session_id})
+            assert (await other.next("user_echo"))["text"] == "what payment methods do you accept?"
+            for tab in (sender, other):
+                assert "visa" in (await tab.next("bot_uttered"))["text"].lower()
+        await asyncio.sleep(1)  # the bot's answer goes out before the worker has saved the conversation
+        await first.emit("history_request", {"session_id": first.session_id})
+        history = (await first.next("history"))["messages"]
+        assert [message["sender"] for message in history] == ["user", "bot", "user", "bot"], history
+        for tab in tabs:
+            await tab.connection.close()
