@@ -22,6 +22,14 @@ class ActionSettings:
     handoff_on_high_churn_complaint: bool
 
 
+def at_least_one(name: str, value: str) -> int:
+    """A count of messages that makes sense only from 1 (a run of 0 messages would offer a person at every message)."""
+    count = int(value)
+    if count < 1:
+        raise ValueError(f"{name} must be at least 1, not {count}")
+    return count
+
+
 @lru_cache
 def get_action_settings() -> ActionSettings:
     env = os.environ.get
@@ -34,7 +42,7 @@ def get_action_settings() -> ActionSettings:
         ),
         retention_min_churn_probability=float(env("RETENTION_MIN_CHURN_PROBABILITY", "0.5")),
         retention_min_expected_value=float(env("RETENTION_MIN_EXPECTED_VALUE", "50")),
-        negative_messages_before_offer=int(env("NEGATIVE_MESSAGES_BEFORE_OFFER", "3")),
+        negative_messages_before_offer=at_least_one("NEGATIVE_MESSAGES_BEFORE_OFFER", env("NEGATIVE_MESSAGES_BEFORE_OFFER", "3")),
         fallbacks_before_offer=int(env("FALLBACKS_BEFORE_OFFER", "2")),
         handoff_on_high_churn_complaint=env("HANDOFF_ON_HIGH_CHURN_COMPLAINT", "true").strip().lower() in ("1", "true", "yes", "on"),
     )

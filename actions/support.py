@@ -1,6 +1,7 @@
 """When to offer a person: complaints, payment trouble, repeated misunderstandings and a run of negative messages.
 
-``action_check_turn`` runs on every customer message (it is the custom mapping of ``pending_change``): it drops a
+``action_check_turn`` runs on every customer message that may need it (it is the custom mapping of ``pending_change``;
+Rasa skips the call when ``turn_needs_checking`` says there is nothing to check): it drops a
 question the customer didn't answer, and offers a person once per conversation after
 ``negative_messages_before_offer`` negative messages in a row (sentiment from the NLU pipeline). While a person has
 the conversation it does nothing. A complaint from a verified customer at high risk of leaving goes to a person at once
@@ -16,7 +17,7 @@ from actions.config import get_action_settings
 from actions.crm_client import CrmClient, CrmRefused, CrmUnavailable
 from actions.customer import VerifiedCustomer
 from actions.handoff import hand_off
-from actions.parsing import bot_said, intent_name, is_negative, is_not_understood, trailing_run
+from actions.parsing import bot_said, intent_name, is_negative, is_not_understood, trailing_run, turn_needs_checking
 
 ANSWERS = ("affirm", "deny")
 OFFERS_A_PERSON_ITSELF = ("complain", "payment_issue", "request_human")
@@ -34,6 +35,8 @@ class ActionCheckTurn(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         if tracker.is_paused():  # handed over: the customer is talking to a person
+            return []
+        if not turn_needs_checking(tracker.get_slot("pending_change"), tracker.latest_message):
             return []
         events: list[EventType] = []
         intent = intent_name(tracker.latest_message)

@@ -27,7 +27,7 @@ for name, value in SINGLE_THREADED.items():
 # type: 1.7 s before TensorFlow and Rasa fill sys.modules, 5.2 s after them, in every worker at every start.
 import skops.io  # noqa: E402,F401
 
-from rasa_server import long_sessions, readiness, scaling, speedups  # noqa: E402
+from rasa_server import long_sessions, readiness, scaling, speedups, turn_check  # noqa: E402
 
 
 def rasa_arguments(options: list[str], environ: dict[str, str]) -> list[str]:
@@ -53,6 +53,7 @@ def main() -> None:
     speedups.apply()
     long_sessions.apply()
     readiness.apply()
+    turn_check.apply()
     from rasa.__main__ import main as rasa_main
 
     rasa_main()
