@@ -42,6 +42,7 @@ from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from nlu_components.minilm import ENCODER_PACKAGE, MiniLmEncoder, model_directory, shared_encoder
+from nlu_components.tfidf_rows import TfidfRow
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class Featurizer:
             TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(config["char_ngrams"]), **common))
         self.encoder = encoder
         self.embedding_weight = config["sentence_embedding_weight"]
+        self.rows: tuple[TfidfRow, TfidfRow] | None = None  # the fitted vectorizers for one message at a time
 
     @staticmethod
     def _texts(messages: list[Message]) -> tuple[list[str], list[str]]:
@@ -99,11 +101,26 @@ class Featurizer:
 
     def fit_transform(self, messages: list[Message]) -> csr_matrix:
         lemmas, texts = self._texts(messages)
+        self.rows = None
         return self._with_embeddings([self.words.fit_transform(lemmas), self.chars.fit_transform(texts)], messages)
 
-    def transform(self, messages: list[Message]) -> csr_matrix:
+    def first_layer(self, messages: list[Message], w1: np.ndarray) -> np.ndarray:
+        """``features @ w1`` (the features ``fit_transform`` gives), summed from each message's non-zero n-gram
+        columns and its embedding, without building sparse matrices (nlu_components/tfidf_rows.py)."""
+        if self.rows is None:
+            self.rows = (TfidfRow(self.words), TfidfRow(self.chars))
+        words, chars = self.rows
         lemmas, texts = self._texts(messages)
-        return self._with_embeddings([self.words.transform(lemmas), self.chars.transform(texts)], messages)
+        products = np.zeros((len(messages), w1.shape[1]), dtype=w1.dtype)
+        for product, lemma_text, text in zip(products, lemmas, texts):
+            for row, offset, document in ((words, 0, lemma_text), (chars, words.width, text)):
+                columns, values = row(document)
+                product += values @ w1[offset + columns]
+        if self.encoder is not None:
+            start = words.width + chars.width
+            embeddings = self.encoder.encode([m.get(TEXT) for m in messages]) * np.float32(self.embedding_weight)
+            products += embeddings @ w1[start:start + self.encoder.dimension]
+        return products
 
 
 def train_network(features: csr_matrix, labels: np.ndarray, classes: int, config: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -217,7 +234,7 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         """Label probabilities, one row a message, columns in the order of ``self.intents`` (intents, and retrieval
         intents with their answer)."""
         w = self.weights
-        hidden = np.maximum(self.featurizer.transform(messages) @ w["w1"] + w["b1"], 0)
+        hidden = np.maximum(self.featurizer.first_layer(messages, w["w1"]) + w["b1"], 0)
         return softmax(hidden @ w["w2"] + w["b2"])
 
     def process(self, messages: list[Message]) -> list[Message]:

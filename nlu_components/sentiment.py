@@ -26,6 +26,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from nlu_components.tfidf_rows import TfidfRow
+
 SENTIMENT = "sentiment"
 LABELS = ("negative", "neutral", "positive")
 MODEL_FILE = "sentiment.skops"
@@ -217,6 +219,48 @@ def predict(pipeline: Pipeline, texts: list[str]) -> list[dict[str, Any]]:
     return [{"label": str(classes[row.argmax()]), "score": round(float(row.max()), 4)} for row in probabilities]
 
 
+class MessageScorer:
+    """The trained pipeline's probabilities for one message at a time, from its weights: the n-gram blocks as
+    ``TfidfRow``s, the lexicon block as it is, the multinomial logistic regression's softmax. The same numbers as
+    ``pipeline.predict_proba`` (tests/bot/test_sentiment.py), without its sparse matrices (tfidf_rows.py)."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        union, classifier = pipeline.named_steps["features"], pipeline.named_steps["classifier"]
+        if classifier.multi_class not in ("auto", "multinomial") or len(classifier.classes_) < 3:
+            raise ValueError("MessageScorer implements a multinomial logistic regression of three or more classes")
+        weights = union.transformer_weights or {}
+        self.coef = np.ascontiguousarray(classifier.coef_.T)  # one row per feature: a message's rows are gathered
+        self.intercept = classifier.intercept_
+        self.classes = [str(label) for label in classifier.classes_]
+        self.ngram_blocks: list[tuple[TfidfRow, int, float]] = []
+        offset = 0
+        for name, transformer in union.transformer_list:
+            if isinstance(transformer, TfidfVectorizer):
+                row = TfidfRow(transformer)
+                self.ngram_blocks.append((row, offset, weights.get(name, 1.0)))
+                offset += row.width
+            else:
+                self.lexicon_block = (offset, weights.get(name, 1.0))
+                offset += len(LexiconFeatures.names)
+
+    def probabilities(self, text: str) -> np.ndarray:
+        logits = self.intercept.copy()
+        for row, offset, weight in self.ngram_blocks:
+            columns, values = row(text)
+            logits += weight * (values @ self.coef[offset + columns])
+        offset, weight = self.lexicon_block
+        lexicon = np.log1p(np.array(lexicon_counts(text)))
+        logits += weight * (lexicon @ self.coef[offset:offset + len(lexicon)])
+        exp = np.exp(logits - logits.max())
+        return exp / exp.sum()
+
+    def sentiment(self, text: str) -> dict[str, Any]:
+        """``{"label", "score"}`` as ``predict`` gives it."""
+        probabilities = self.probabilities(text)
+        best = int(probabilities.argmax())
+        return {"label": self.classes[best], "score": round(float(probabilities[best]), 4)}
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class SentimentAnalyzer(GraphComponent):
     """Adds ``sentiment: {"label": negative|neutral|positive, "score": 0..1}`` to every message."""
@@ -243,6 +287,7 @@ class SentimentAnalyzer(GraphComponent):
         self._model_storage = model_storage
         self._resource = resource
         self.pipeline = pipeline
+        self.scorer = MessageScorer(pipeline) if pipeline is not None else None
 
     @classmethod
     def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
@@ -256,6 +301,7 @@ class SentimentAnalyzer(GraphComponent):
             raise InvalidConfigException(f"sentiment examples not found at '{path}' (config key 'examples')")
         texts, labels = read_examples(path)
         self.pipeline = build_pipeline(self.config).fit(texts, labels)
+        self.scorer = MessageScorer(self.pipeline)
         self.persist()
         return self._resource
 
@@ -276,6 +322,6 @@ class SentimentAnalyzer(GraphComponent):
             return cls(config, model_storage, resource, sio.load(path, trusted=untrusted))
 
     def process(self, messages: list[Message]) -> list[Message]:
-        for message, sentiment in zip(messages, predict(self.pipeline, [m.get(TEXT) or "" for m in messages])):
-            message.set(SENTIMENT, sentiment, add_to_output=True)
+        for message in messages:  # Rasa sends one message at a time
+            message.set(SENTIMENT, self.scorer.sentiment(message.get(TEXT) or ""), add_to_output=True)
         return messages

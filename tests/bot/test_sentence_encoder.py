@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.sparse import csr_matrix, hstack
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.constants import INTENT, TEXT
@@ -122,6 +123,18 @@ def test_classifier_with_embeddings_round_trip_and_held_out_accuracy(trained) ->
     accuracy = np.mean([p == example.get(INTENT) for p, example in zip(predicted, held_out)])
     # n-grams alone: about 75 % (test_nlu_components.py asserts 70 %)
     assert accuracy >= 0.80, f"held-out accuracy {accuracy:.1%} on {len(held_out)} messages"
+
+
+def test_the_first_layer_is_the_product_of_the_features_scikit_learn_gives(trained) -> None:
+    """The network's first layer is summed from each message's non-zero n-grams (tfidf_rows.py), not computed
+    through scikit-learn's sparse matrices: the same numbers."""
+    storage, config, held_out = trained
+    classifier = NgramIntentClassifier.load(config, storage, Resource("intents"), CONTEXT)
+    featurizer, w1 = classifier.featurizer, classifier.weights["w1"]
+    lemmas, texts = featurizer._texts(held_out)
+    embeddings = featurizer.encoder.encode([m.get(TEXT) for m in held_out]) * np.float32(featurizer.embedding_weight)
+    features = hstack([featurizer.words.transform(lemmas), featurizer.chars.transform(texts), csr_matrix(embeddings)])
+    np.testing.assert_allclose(featurizer.first_layer(held_out, w1), features @ w1, rtol=0, atol=1e-4)
 
 
 def test_the_model_carries_its_encoder_graph_and_the_server_does_not_rebuild_it(trained) -> None:

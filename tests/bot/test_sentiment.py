@@ -5,6 +5,7 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
@@ -17,7 +18,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from benchmarks.bench_sentiment import shipped_config
 from conftest import REPO, Bot, Crm
 from event_brokers.crm_interactions import CrmInteractionLog
-from nlu_components.sentiment import LABELS, SENTIMENT, SentimentAnalyzer, build_pipeline, read_examples
+from nlu_components.sentiment import LABELS, SENTIMENT, SentimentAnalyzer, build_pipeline, predict, read_examples
 
 CONTEXT = ExecutionContext(GraphSchema({}), "test")
 HANDFUL = """text,label
@@ -82,6 +83,17 @@ def test_persist_and_load_predict_the_same(tmp_path: Path) -> None:
     before, after = sentiments(component, texts), sentiments(loaded, texts)
     assert before == after
     assert all(s["label"] in LABELS and 0.0 <= s["score"] <= 1.0 for s in before)
+
+
+def test_the_per_message_scorer_gives_the_pipelines_own_probabilities(shipped: SentimentAnalyzer) -> None:
+    """The component scores one message at a time from the weights (MessageScorer), not through scikit-learn's sparse
+    matrices: the same probabilities, on every example and on edge cases."""
+    texts, _ = read_examples(Path(shipped_settings()["examples"]))
+    texts += ["", "   ", "😠😠 NOT happy!!!", "x" * 3000, "Thanks, but the parcel never came :(", "ÉTÉ café déjà"]
+    expected = shipped.pipeline.predict_proba(texts)
+    scored = np.array([shipped.scorer.probabilities(text) for text in texts])
+    np.testing.assert_allclose(scored, expected, rtol=0, atol=1e-9)
+    assert [shipped.scorer.sentiment(text) for text in texts] == predict(shipped.pipeline, texts)
 
 
 def test_sentiment_is_in_the_parse_output_and_reaches_the_crm_body(shipped: SentimentAnalyzer) -> None:
