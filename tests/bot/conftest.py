@@ -26,7 +26,7 @@ from ops.processes import Service, rasa_command, start, stop  # noqa: E402
 
 CRM_PYTHON = REPO / "crm_backend/.venv/bin/python"
 MODEL = Path(os.environ.get("BOT_TEST_MODEL", REPO / "models/current.tar.gz"))  # another model while iterating
-DEMO_CUSTOMERS = 300
+DEMO_CUSTOMERS = 600  # enough orders not yet shipped (about 10, by the time of day) for the tests that change one
 DEMO_AGENTS = ("alice", "ben")
 
 

@@ -18,7 +18,7 @@ def verify(bot: Bot, sender: str, email: str, postcode: str) -> str:
 
 
 def test_cancel_an_order_with_a_confirmation(bot: Bot, crm: Crm) -> None:
-    customer = customer_where(crm, "o.status IN ('placed', 'paid')")
+    customer = customer_where(crm, "o.status = 'paid'")  # placed orders are few: left to the tests that need one
     sender = me()
     assert "confirm it's you" in bot.texts(sender, f"hi, I want to cancel my order {customer.order_number} please")
     assert "Shall I cancel it now?" in verify(bot, sender, customer.email, customer.postcode)

@@ -34,7 +34,7 @@ async def answer(slots: dict, pending_change: str, yes: bool) -> tuple[list[dict
 
 
 async def test_cancel_an_unshipped_order_after_a_yes(crm_env: Crm) -> None:
-    customer = customer_where(crm_env, "o.status IN ('placed', 'paid')")
+    customer = customer_where(crm_env, "o.status = 'paid'")  # placed ones are few: left for the test that needs one
     slots = await verified(customer)
     messages, set_slots = await resume(slots, "cancel_order", customer.order_number)
     assert messages[0]["response"] == "utter_confirm_cancel" and messages[0]["order_number"] == customer.order_number
@@ -48,7 +48,7 @@ async def test_cancel_an_unshipped_order_after_a_yes(crm_env: Crm) -> None:
 
 
 async def test_a_no_keeps_the_order(crm_env: Crm) -> None:
-    customer = customer_where(crm_env, "o.status IN ('placed', 'paid')")
+    customer = customer_where(crm_env, "o.status = 'paid'")  # placed ones are few: left for the test that needs one
     slots = await verified(customer)
     messages, _ = await answer(slots, f"cancel:{customer.order_number}", yes=False)
     assert messages[0]["response"] == "utter_cancel_kept"
@@ -113,7 +113,7 @@ async def test_unknown_order_number_is_said_plainly(crm_env: Crm) -> None:
 
 
 async def test_expired_verification_during_a_confirmation_verifies_again(crm_env: Crm) -> None:
-    customer = customer_where(crm_env, "o.status IN ('placed', 'paid')")
+    customer = customer_where(crm_env, "o.status = 'paid'")  # placed ones are few: left for the test that needs one
     slots = await verified(customer) | {"crm_token": "expired.or.forged"}
     messages, events = await answer(slots, f"cancel:{customer.order_number}", yes=True)
     assert messages[0]["response"] == "utter_verification_expired"
