@@ -138,11 +138,12 @@ def is_negative(parse_data: dict[str, Any]) -> bool:
     return ((parse_data.get("sentiment") or {}).get("label")) == "negative"
 
 
-def turn_needs_checking(pending_change: object, parse_data: dict[str, Any]) -> bool:
-    """Whether ``action_check_turn`` can do anything for this message: drop the question it leaves unanswered
-    (``pending_change``), or count a run of negative messages, which ends with this one. Rasa does not call the action
-    otherwise (rasa_server/turn_check.py), so this is the action's own first test too."""
-    return bool(pending_change) or is_negative(parse_data)
+def turn_needs_checking(paused: bool, pending_change: object, parse_data: dict[str, Any]) -> bool:
+    """Whether ``action_check_turn`` can do anything for this message: nothing while a person has the conversation
+    (``paused``); otherwise drop the question it leaves unanswered (``pending_change``), or count a run of negative
+    messages, which ends with this one. Rasa does not call the action otherwise (rasa_server/turn_check.py), so this is
+    the action's own first test too."""
+    return not paused and (bool(pending_change) or is_negative(parse_data))
 
 
 def intent_name(parse_data: dict[str, Any]) -> str | None:

@@ -34,9 +34,7 @@ class ActionCheckTurn(Action):
         return "action_check_turn"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        if tracker.is_paused():  # handed over: the customer is talking to a person
-            return []
-        if not turn_needs_checking(tracker.get_slot("pending_change"), tracker.latest_message):
+        if not turn_needs_checking(tracker.is_paused(), tracker.get_slot("pending_change"), tracker.latest_message):
             return []
         events: list[EventType] = []
         intent = intent_name(tracker.latest_message)

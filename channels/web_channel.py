@@ -174,7 +174,8 @@ class WebInput(SocketIOInput):
             if session_id is None or wanted not in (None, session_id):
                 await refuse(sid, "no_session", "ask for the history of the session this tab joined")
                 return
-            tracker = await self._tracker(session_id)
-            await sio.emit("history", conversation_history(self._tracker_store(), tracker), room=sid)
+            store = self._tracker_store()
+            tracker = await store.retrieve(session_id) if store else None
+            await sio.emit("history", conversation_history(store, tracker), room=sid)
 
         return web

@@ -214,9 +214,13 @@ def read_examples(path: Path) -> tuple[list[str], list[str]]:
 
 def predict(pipeline: Pipeline, texts: list[str]) -> list[dict[str, Any]]:
     """``{"label", "score"}`` per text: the most likely label and its probability."""
-    probabilities = pipeline.predict_proba(texts)
-    classes = pipeline.classes_
-    return [{"label": str(classes[row.argmax()]), "score": round(float(row.max()), 4)} for row in probabilities]
+    return [labelled(row, pipeline.classes_) for row in pipeline.predict_proba(texts)]
+
+
+def labelled(probabilities: np.ndarray, classes: Any) -> dict[str, Any]:
+    """``{"label", "score"}``: the most likely label and its probability."""
+    best = int(probabilities.argmax())
+    return {"label": str(classes[best]), "score": round(float(probabilities[best]), 4)}
 
 
 class MessageScorer:
@@ -231,7 +235,7 @@ class MessageScorer:
         weights = union.transformer_weights or {}
         self.coef = np.ascontiguousarray(classifier.coef_.T)  # one row per feature: a message's rows are gathered
         self.intercept = classifier.intercept_
-        self.classes = [str(label) for label in classifier.classes_]
+        self.classes = classifier.classes_
         self.ngram_blocks: list[tuple[TfidfRow, int, float]] = []
         offset = 0
         for name, transformer in union.transformer_list:
@@ -255,10 +259,7 @@ class MessageScorer:
         return exp / exp.sum()
 
     def sentiment(self, text: str) -> dict[str, Any]:
-        """``{"label", "score"}`` as ``predict`` gives it."""
-        probabilities = self.probabilities(text)
-        best = int(probabilities.argmax())
-        return {"label": self.classes[best], "score": round(float(probabilities[best]), 4)}
+        return labelled(self.probabilities(text), self.classes)
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)

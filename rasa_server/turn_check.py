@@ -4,7 +4,8 @@ The action is the custom slot mapping of ``pending_change`` (actions/support.py)
 server for every customer message, sending the whole session's tracker: under bench-chat about 8 % of a Rasa worker's
 CPU and a round trip per message, for a call that does nothing unless a question is pending or the message is
 negative. Before the call, Rasa asks the action's own test (``actions.parsing.turn_needs_checking``, a pure function)
-and skips it when there is nothing to check, or when a person has the conversation (the action does nothing then).
+and skips it when there is nothing to check (a person has the conversation, or no question is pending and the
+message is not negative).
 
 Rasa 3.6 takes ``BotUttered`` events from a custom slot mapping action, then drops them when it validates the
 extracted slots (``ActionExtractSlots._execute_validation_action`` keeps only ``SlotSet`` events): the offer of a person
@@ -26,8 +27,8 @@ _rasa_execute_validation_action = ActionExtractSlots._execute_validation_action
 
 
 def nothing_to_check(tracker: DialogueStateTracker) -> bool:
-    return tracker.is_paused() or not turn_needs_checking(tracker.get_slot("pending_change"),
-                                                          tracker.latest_message.parse_data)
+    return not turn_needs_checking(tracker.is_paused(), tracker.get_slot("pending_change"),
+                                   tracker.latest_message.parse_data)
 
 
 async def execute_custom_action(self: ActionExtractSlots, mapping: dict[str, Any], executed_custom_actions: set[str],

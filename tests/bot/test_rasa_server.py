@@ -22,7 +22,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.common import all_subclasses
 from rasa.utils.endpoints import EndpointConfig
 
-from conftest import MODEL, Bot, Crm, free_port
+from conftest import MODEL, Bot, Crm, serving
 from rasa_server import long_sessions, speedups
 from rasa_server.__main__ import rasa_arguments
 from test_app_channel import api_token
@@ -62,14 +62,10 @@ async def test_an_endpoint_keeps_its_connection_until_it_idles(monkeypatch) -> N
 
     app = web.Application()
     app.router.add_post("/webhook", answer)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
     monkeypatch.setattr(speedups, "IDLE_CONNECTION_SECONDS", 0.3)
     speedups.apply()
-    try:
-        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", headers={"token": "t"})
+    async with serving(app) as url:
+        endpoint = EndpointConfig(f"{url}/webhook", headers={"token": "t"})
         answers = [await endpoint.request(json={"n": n}) for n in range(3)]
         assert answers == [{"headers": {"token": "t"}, "body": {"n": n}} for n in range(3)]  # Rasa's request, as before
         assert len(peers) == 3 and len(set(peers)) == 1
@@ -77,8 +73,6 @@ async def test_an_endpoint_keeps_its_connection_until_it_idles(monkeypatch) -> N
         await endpoint.request(json={"n": 3})
         assert len(set(peers)) == 2
         await endpoint.session().session.close()
-    finally:
-        await runner.cleanup()
 
 
 def test_event_classes_are_found_as_rasa_finds_them() -> None:

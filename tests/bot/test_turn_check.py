@@ -20,7 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.config import at_least_one
 from actions.parsing import turn_needs_checking
 from actions.support import ActionCheckTurn
-from conftest import Bot, free_port
+from conftest import Bot, serving
 from rasa_server import turn_check
 from trackers import DOMAIN, DOMAIN_DICT, make_tracker
 
@@ -39,12 +39,8 @@ async def action_calls() -> AsyncIterator[tuple[EndpointConfig, list[str]]]:
 
     app = web.Application()
     app.router.add_post("/webhook", run)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield EndpointConfig(f"http://127.0.0.1:{port}/webhook"), called
-    await runner.cleanup()
+    async with serving(app) as url:
+        yield EndpointConfig(f"{url}/webhook"), called
 
 
 def conversation(sentiment: dict[str, Any], *before: Event) -> DialogueStateTracker:
@@ -77,7 +73,7 @@ async def test_the_action_does_nothing_when_rasa_would_skip_it(pending, sentimen
                            sentiment=sentiment)
     dispatcher = CollectingDispatcher()
     events = await ActionCheckTurn().run(dispatcher, tracker, DOMAIN_DICT)
-    assert turn_needs_checking(pending, tracker.latest_message) is bool(pending)
+    assert turn_needs_checking(False, pending, tracker.latest_message) is bool(pending)
     if not pending:
         assert events == [] and dispatcher.messages == []
 
